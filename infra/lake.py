@@ -1,0 +1,135 @@
+"""The project's lake client: ADLS Gen2 through ``azure-storage-file-datalake``, for both profiles.
+
+Locally it talks to the project's DFS endpoint with Azurite's development key; on Azure to the real account
+with ``DefaultAzureCredential``. Callers name a zone (``landing``, ``bronze``, ``silver``, ``gold``) and a
+path; the zone map in :mod:`infra.settings` decides the filesystem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.filedatalake import DataLakeServiceClient, FileSystemClient
+
+from infra.settings import ZONES, Settings, Zone, get_settings
+
+
+@dataclass(frozen=True)
+class LakeEntry:
+    """One path of a listing, relative to its zone's root."""
+
+    path: str
+    is_directory: bool
+    size: int
+    last_modified: datetime | None
+    etag: str | None
+
+
+def credential_for(settings: Settings) -> object:
+    """Shared key locally (Azurite's published key); DefaultAzureCredential on Azure."""
+    if settings.is_local:
+        if settings.storage_key is None:
+            raise ValueError("profile 'local' needs LAKEHOUSE_STORAGE_KEY (defaults to Azurite's key)")
+        return AzureNamedKeyCredential(settings.storage_account, settings.storage_key.get_secret_value())
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+class Lake:
+    """Zone-addressed reads and writes on ADLS Gen2."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.service = DataLakeServiceClient(
+            account_url=self.settings.dfs_url, credential=credential_for(self.settings)
+        )
+
+    def close(self) -> None:
+        self.service.close()
+
+    def __enter__(self) -> Lake:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- containers --------------------------------------------------------------------------
+    def filesystem(self, zone: Zone) -> FileSystemClient:
+        return self.service.get_file_system_client(self.settings.container(zone))
+
+    def ensure_zones(self, zones: tuple[Zone, ...] = ZONES) -> None:
+        """Create the zone containers that do not exist yet."""
+        for zone in zones:
+            try:
+                self.filesystem(zone).create_file_system()
+            except ResourceExistsError:
+                pass
+
+    # --- files -------------------------------------------------------------------------------
+    def write_bytes(self, zone: Zone, path: str, data: bytes, overwrite: bool = True) -> None:
+        """Write ``data`` to ``path`` (parents are created by the service)."""
+        location = self.settings.lake_path(zone, path)
+        file = self.filesystem(zone).get_file_client(location.path)
+        file.upload_data(data, overwrite=overwrite)
+
+    def upload_file(self, zone: Zone, path: str, source: Path, overwrite: bool = True) -> None:
+        location = self.settings.lake_path(zone, path)
+        file = self.filesystem(zone).get_file_client(location.path)
+        with source.open("rb") as handle:
+            file.upload_data(handle, length=source.stat().st_size, overwrite=overwrite)
+
+    def read_bytes(self, zone: Zone, path: str) -> bytes:
+        location = self.settings.lake_path(zone, path)
+        return self.filesystem(zone).get_file_client(location.path).download_file().readall()
+
+    def exists(self, zone: Zone, path: str) -> bool:
+        location = self.settings.lake_path(zone, path)
+        return self.filesystem(zone).get_file_client(location.path).exists()
+
+    def delete(self, zone: Zone, path: str, recursive: bool = False) -> bool:
+        """Delete a file, or a directory (with ``recursive``). False if it did not exist."""
+        location = self.settings.lake_path(zone, path)
+        fs = self.filesystem(zone)
+        try:
+            if recursive:
+                fs.get_directory_client(location.path).delete_directory()
+            else:
+                fs.get_file_client(location.path).delete_file()
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def rename(self, zone: Zone, source: str, destination: str) -> None:
+        """Rename a file inside a zone (fails if ``destination`` exists)."""
+        src = self.settings.lake_path(zone, source)
+        dst = self.settings.lake_path(zone, destination)
+        file = self.filesystem(zone).get_file_client(src.path)
+        file.rename_file(f"{dst.filesystem}/{dst.path}", if_none_match="*")
+
+    def list(self, zone: Zone, prefix: str = "", recursive: bool = True) -> Iterator[LakeEntry]:
+        """Paths under ``prefix`` (nothing if the prefix does not exist)."""
+        location = self.settings.lake_path(zone, prefix)
+        try:
+            for item in self.filesystem(zone).get_paths(path=location.path or None, recursive=recursive):
+                yield LakeEntry(
+                    path=item.name,
+                    is_directory=bool(item.is_directory),
+                    size=item.content_length or 0,
+                    last_modified=item.last_modified,
+                    etag=item.etag,
+                )
+        except ResourceNotFoundError:
+            return
+
+    def files(self, zone: Zone, prefix: str = "", suffix: str = "") -> list[LakeEntry]:
+        """Files (not directories) under ``prefix`` whose name ends with ``suffix``, sorted by path."""
+        return sorted(
+            (e for e in self.list(zone, prefix) if not e.is_directory and e.path.endswith(suffix)),
+            key=lambda e: e.path,
+        )

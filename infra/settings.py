@@ -1,0 +1,236 @@
+"""The one place that knows endpoints, keys, container names and ports.
+
+Everything is read from environment variables prefixed ``LAKEHOUSE_`` (and an optional ``.env`` file), so
+the ``local`` and ``azure`` profiles differ only in settings:
+
+* ``local`` talks to the project's own emulators (Azurite + the DFS endpoint, the Event Hubs endpoint) with
+  the well-known development keys that Azurite and Microsoft's Event Hubs emulator publish.
+* ``azure`` names accounts only; credentials come from ``azure-identity``'s ``DefaultAzureCredential``, and no
+  secret is ever stored in a file of this repository.
+
+The zone map (``landing``, ``bronze``, ``silver``, ``gold``) lives here too: :meth:`Settings.lake_url` gives
+the ``abfs(s)://`` URL Spark reads, :meth:`Settings.lake_path` the filesystem + path the DataLake SDK takes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+Zone = Literal["landing", "bronze", "silver", "gold"]
+ZONES: tuple[Zone, ...] = ("landing", "bronze", "silver", "gold")
+
+# Azurite's published development account and key (the same for every Azurite install; not a secret).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# Microsoft's Event Hubs emulator default key (documented in its Config/connection-string samples).
+EVENTHUBS_EMULATOR_KEY = "SAS_KEY_VALUE"
+
+
+@dataclass(frozen=True)
+class LakePath:
+    """Where a zone path lives for the DataLake SDK: a filesystem (container) and a path inside it."""
+
+    filesystem: str
+    path: str
+
+
+class Settings(BaseSettings):
+    """Typed settings of the lakehouse. Field ``x`` is read from ``LAKEHOUSE_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LAKEHOUSE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    profile: Literal["local", "azure"] = "local"
+
+    # --- folders of the project (git-ignored) -------------------------------------------------
+    state_dir: Path = PROJECT_ROOT / ".state"
+    cache_dir: Path = PROJECT_ROOT / ".cache"
+
+    # --- storage (ADLS Gen2) ----------------------------------------------------------------
+    storage_account: str = AZURITE_ACCOUNT
+    # Only the local profile uses a key; on Azure leave it unset and DefaultAzureCredential signs in.
+    storage_key: SecretStr | None = None
+    # "abfs" is the main road (DFS endpoint locally, ADLS Gen2 on Azure); "file" keeps zones in a local
+    # folder for fast unit tests of Spark code only.
+    storage_backend: Literal["abfs", "file"] = "abfs"
+    local_lake_dir: Path | None = None
+    host: str = "127.0.0.1"
+    blob_port: int = 10000
+    dfs_port: int = 10004
+    # When Azurite (or anything else) serves DFS itself, point here and leave the gateway off.
+    dfs_endpoint: str | None = None
+    landing_container: str = "landing"
+    bronze_container: str = "bronze"
+    silver_container: str = "silver"
+    gold_container: str = "gold"
+
+    # --- Event Hubs -------------------------------------------------------------------------
+    eventhubs_namespace: str = "emulatorNs1"
+    # Azure: "<namespace>.servicebus.windows.net"; local: the AMQP endpoint below.
+    eventhubs_fully_qualified_namespace: str | None = None
+    amqp_port: int = 5672
+    eventhubs_health_port: int = 5300
+    eventhubs_key_name: str = "RootManageSharedAccessKey"
+    eventhubs_key: SecretStr | None = None
+    eventhubs_config: Path = PROJECT_ROOT / "infra" / "Config.json"
+    reviews_hub: str = "product-reviews"
+    eventhubs_retention_hours: float = 24.0
+    capture_enabled: bool = True
+    capture_window_seconds: float = 300.0
+    capture_window_bytes: int = 300 * 1024 * 1024
+    capture_skip_empty: bool = True
+
+    # --- app_events API -----------------------------------------------------------------------
+    api_port: int = 8087
+    api_token: SecretStr | None = None
+
+    # --- Prefect ------------------------------------------------------------------------------
+    prefect_port: int = 4200
+
+    # --- Spark --------------------------------------------------------------------------------
+    spark_master: str = "local[*]"
+    spark_shuffle_partitions: int = 8
+    spark_driver_memory: str = "4g"
+
+    @model_validator(mode="after")
+    def _profile_defaults(self) -> Settings:
+        if self.profile == "local":
+            # Well-known emulator keys are the local defaults; nothing secret is involved.
+            if self.storage_key is None:
+                self.storage_key = SecretStr(AZURITE_KEY)
+            if self.eventhubs_key is None:
+                self.eventhubs_key = SecretStr(EVENTHUBS_EMULATOR_KEY)
+            if self.api_token is None:
+                self.api_token = SecretStr("local-dev-token")
+        else:
+            if self.storage_account == AZURITE_ACCOUNT:
+                raise ValueError(
+                    "profile 'azure' needs LAKEHOUSE_STORAGE_ACCOUNT set to your ADLS Gen2 account name"
+                )
+            if self.storage_backend != "abfs":
+                raise ValueError("profile 'azure' reads and writes ADLS Gen2; set LAKEHOUSE_STORAGE_BACKEND=abfs")
+        return self
+
+    # --- derived endpoints -------------------------------------------------------------------
+    @property
+    def is_local(self) -> bool:
+        return self.profile == "local"
+
+    @property
+    def blob_url(self) -> str:
+        """Blob service URL of the account (Azurite locally)."""
+        if self.is_local:
+            return f"http://{self.host}:{self.blob_port}/{self.storage_account}"
+        return f"https://{self.storage_account}.blob.core.windows.net"
+
+    @property
+    def dfs_url(self) -> str:
+        """DFS (ADLS Gen2) service URL the DataLake SDK talks to."""
+        if self.dfs_endpoint:
+            return self.dfs_endpoint.rstrip("/")
+        if self.is_local:
+            return f"http://{self.host}:{self.dfs_port}/{self.storage_account}"
+        return f"https://{self.storage_account}.dfs.core.windows.net"
+
+    @property
+    def dfs_hostport(self) -> str:
+        """``host:port`` of the local DFS endpoint, the form Hadoop's ``fs.azure.abfs.endpoint`` takes."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.dfs_url).netloc
+
+    @property
+    def eventhubs_host(self) -> str:
+        if self.eventhubs_fully_qualified_namespace:
+            return self.eventhubs_fully_qualified_namespace
+        return f"{self.host}:{self.amqp_port}"
+
+    @property
+    def eventhubs_connection_string(self) -> str:
+        """Emulator-form connection string (local profile only; Azure uses DefaultAzureCredential)."""
+        if not self.is_local:
+            raise ValueError("profile 'azure' connects with DefaultAzureCredential, not a connection string")
+        key = self.eventhubs_key.get_secret_value() if self.eventhubs_key else ""
+        return (
+            f"Endpoint=sb://{self.host}:{self.amqp_port};SharedAccessKeyName={self.eventhubs_key_name};"
+            f"SharedAccessKey={key};UseDevelopmentEmulator=true;"
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def prefect_api_url(self) -> str:
+        return f"http://{self.host}:{self.prefect_port}/api"
+
+    # --- zone map -----------------------------------------------------------------------------
+    def container(self, zone: Zone) -> str:
+        """Container (ADLS filesystem) that holds ``zone``."""
+        if zone not in ZONES:
+            raise ValueError(f"unknown zone {zone!r}; expected one of {', '.join(ZONES)}")
+        return getattr(self, f"{zone}_container")
+
+    def lake_path(self, zone: Zone, *parts: str) -> LakePath:
+        """Filesystem + path of ``parts`` inside ``zone``, for the DataLake SDK."""
+        return LakePath(self.container(zone), _join(parts))
+
+    def lake_url(self, zone: Zone, *parts: str) -> str:
+        """URL of ``parts`` inside ``zone`` for Spark: ``abfs://`` locally, ``abfss://`` on Azure."""
+        path = _join(parts)
+        if self.storage_backend == "file":
+            root = (self.local_lake_dir or self.state_dir / "lake").resolve()
+            return (root / self.container(zone) / path).as_uri()
+        scheme = "abfs" if self.is_local else "abfss"
+        return f"{scheme}://{self.container(zone)}@{self.storage_account}.dfs.core.windows.net/{path}"
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``LAKEHOUSE_*`` variables, so a child process builds the same Settings."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"LAKEHOUSE_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env
+
+    # --- folders ------------------------------------------------------------------------------
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def ivy_dir(self) -> Path:
+        return self.cache_dir / "ivy"
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.cache_dir / "jars"
+
+
+def _join(parts: tuple[str, ...]) -> str:
+    cleaned = [p.strip("/") for p in parts if p and p.strip("/")]
+    for part in cleaned:
+        if ".." in part.split("/"):
+            raise ValueError(f"lake paths may not contain '..': {part!r}")
+    return "/".join(cleaned)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process, read once. Tests build ``Settings(...)`` directly instead."""
+    return Settings()

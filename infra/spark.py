@@ -1,0 +1,171 @@
+"""The one SparkSession factory: Delta, Avro and ABFS, configured for the active profile.
+
+Nothing here runs at import time. :func:`build_spark_session` is called once per process (a flow run, a test
+session, a notebook) and the session is shared by every transform of that run.
+
+Jars: the first call resolves the Maven packages with Spark's Ivy into ``.cache/ivy`` (git-ignored) and
+records the resolved jar paths in ``.cache/spark-jars.txt``. Later calls pass those paths as ``spark.jars``,
+so no resolution (and no network) happens again. ``python -m infra.spark`` does the resolution as a set-up
+step.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from infra.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# Maven Central serves delta-spark 4.4.0 (not 4.4.1) and spark-avro up to 4.1.1 (no 4.2.0 artifact) here;
+# spark-avro 4.1.1 reads and writes Avro under Spark 4.2.0 (tests/infra/test_spark.py covers it).
+DELTA_PACKAGE = "io.delta:delta-spark_4.2_2.13:4.4.0"
+AVRO_PACKAGE = "org.apache.spark:spark-avro_2.13:4.1.1"
+# hadoop-azure must match the Hadoop bundled in pyspark 4.2.0 (3.5.0): it holds the ABFS driver.
+HADOOP_AZURE_PACKAGE = "org.apache.hadoop:hadoop-azure:3.5.0"
+SPARK_PACKAGES = (DELTA_PACKAGE, AVRO_PACKAGE, HADOOP_AZURE_PACKAGE)
+# Delta's kernel modules drag older Hadoop/Parquet/Jackson/log4j jars that pyspark already ships newer.
+SPARK_JAR_EXCLUDES = (
+    "org.apache.hadoop:hadoop-client-runtime",
+    "org.apache.hadoop:hadoop-client-api",
+    "org.apache.parquet:parquet-hadoop",
+    "org.apache.parquet:parquet-column",
+    "org.apache.parquet:parquet-common",
+    "org.apache.parquet:parquet-encoding",
+    "org.apache.parquet:parquet-format-structures",
+    "org.apache.parquet:parquet-jackson",
+    "com.fasterxml.jackson.core:jackson-databind",
+    "com.fasterxml.jackson.core:jackson-core",
+    "com.fasterxml.jackson.core:jackson-annotations",
+    "org.apache.logging.log4j:log4j-slf4j2-impl",
+    "org.apache.logging.log4j:log4j-api",
+    "org.apache.logging.log4j:log4j-core",
+    "org.slf4j:slf4j-api",
+)
+
+
+def jars_manifest(settings: Settings) -> Path:
+    return settings.cache_dir / "spark-jars.txt"
+
+
+def cached_jars(settings: Settings) -> list[str] | None:
+    """The resolved jar paths, if a previous resolution for the same packages left them all in place."""
+    manifest = jars_manifest(settings)
+    if not manifest.exists():
+        return None
+    lines = manifest.read_text().splitlines()
+    if not lines or lines[0] != "# " + ",".join(SPARK_PACKAGES):
+        return None
+    jars = [line for line in lines[1:] if line.strip()]
+    if not jars or not all(Path(j).exists() for j in jars):
+        return None
+    return jars
+
+
+def storage_conf(settings: Settings) -> dict[str, str]:
+    """Hadoop ABFS settings for the active profile, as ``spark.hadoop.*`` keys."""
+    if settings.storage_backend == "file":
+        return {}
+    host = f"{settings.storage_account}.dfs.core.windows.net"
+    conf = {"spark.hadoop.fs.azure.account.hns.enabled": "true"}
+    if settings.is_local:
+        key = settings.storage_key.get_secret_value() if settings.storage_key else ""
+        conf |= {
+            # ABFS sends http://<endpoint>/<account>/<fs>/<path> when an endpoint is set.
+            "spark.hadoop.fs.azure.abfs.endpoint": settings.dfs_hostport,
+            "spark.hadoop.fs.azure.always.use.https": "false",
+            "spark.hadoop.fs.azure.account.auth.type": "SharedKey",
+            f"spark.hadoop.fs.azure.account.key.{host}": key,
+            "spark.hadoop.fs.azure.account.expect.header.enabled": "false",
+        }
+    else:
+        # Azure: OAuth through the identity the cluster runs as (managed identity / workload identity).
+        # The ABFS driver's own token providers cover service principals and managed identities.
+        conf |= {
+            f"spark.hadoop.fs.azure.account.auth.type.{host}": "OAuth",
+            f"spark.hadoop.fs.azure.account.oauth.provider.type.{host}": (
+                "org.apache.hadoop.fs.azurebfs.oauth2.MsiTokenProvider"
+            ),
+        }
+    return conf
+
+
+def build_spark_session(
+    settings: Settings | None = None,
+    app_name: str = "lakehouse",
+    extra_conf: dict[str, str] | None = None,
+) -> SparkSession:
+    """Build (or return the running) SparkSession with Delta, Avro and ABFS for ``settings``.
+
+    Gold must stay readable by Power BI's Delta connector, so new tables get no deletion vectors and no column
+    mapping (reader 1 / writer 2), and timestamps are written as plain ``timestamp`` in UTC.
+    """
+    from pyspark.sql import SparkSession
+
+    settings = settings or get_settings()
+    builder = SparkSession.builder.appName(app_name).master(settings.spark_master)
+    conf: dict[str, str] = {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.timestampType": "TIMESTAMP_LTZ",
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        # Power BI's DeltaLake.Table reads reader 1 / writer 2 only.
+        "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
+        "spark.databricks.delta.properties.defaults.columnMapping.mode": "none",
+        "spark.databricks.delta.properties.defaults.minReaderVersion": "1",
+        "spark.databricks.delta.properties.defaults.minWriterVersion": "2",
+        "spark.databricks.delta.retentionDurationCheck.enabled": "true",
+        "spark.jars.ivy": str(settings.ivy_dir),
+    }
+    jars = cached_jars(settings)
+    if jars:
+        conf["spark.jars"] = ",".join(jars)
+    else:
+        conf["spark.jars.packages"] = ",".join(SPARK_PACKAGES)
+        conf["spark.jars.excludes"] = ",".join(SPARK_JAR_EXCLUDES)
+    conf |= storage_conf(settings)
+    conf |= extra_conf or {}
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    if not jars:
+        _record_jars(settings, spark)
+    return spark
+
+
+def _record_jars(settings: Settings, spark: SparkSession) -> None:
+    resolved = spark.sparkContext.getConf().get("spark.jars", "")
+    paths = [p.removeprefix("file://") for p in resolved.split(",") if p]
+    if paths:
+        manifest = jars_manifest(settings)
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        manifest.write_text("# " + ",".join(SPARK_PACKAGES) + "\n" + "\n".join(paths) + "\n")
+
+
+def resolve_jars(settings: Settings | None = None) -> list[str]:
+    """Set-up step: make sure the Spark jars are resolved into the project cache; return their paths."""
+    settings = settings or get_settings()
+    jars = cached_jars(settings)
+    if jars:
+        return jars
+    spark = build_spark_session(settings, app_name="resolve-jars")
+    spark.stop()
+    jars = cached_jars(settings)
+    if not jars:
+        raise RuntimeError(
+            "Spark resolved no jars; check that Maven Central is reachable and see the Ivy output above"
+        )
+    return jars
+
+
+if __name__ == "__main__":
+    found = resolve_jars()
+    print(f"{len(found)} Spark jars ready in {get_settings().ivy_dir}", file=sys.stderr)

@@ -1,0 +1,67 @@
+"""Shared fixtures: settings on free ports, the local storage stack, one SparkSession per test session.
+
+Servers are started by the fixtures themselves (no manual set-up), on free ports, with state in a temporary
+folder, and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.launcher import Launcher, free_port, running
+from infra.settings import Settings
+
+# No test may talk to a developer's running stack by accident: fixtures set every port.
+for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_")]:
+    del os.environ[_key]
+
+
+def make_settings(state_dir: Path, **overrides: object) -> Settings:
+    """Settings for a test stack: free ports, state under ``state_dir``."""
+    values: dict[str, object] = {
+        "state_dir": state_dir,
+        "blob_port": free_port(),
+        "dfs_port": free_port(),
+        "amqp_port": free_port(),
+        "eventhubs_health_port": free_port(),
+        "api_port": free_port(),
+        "prefect_port": free_port(),
+        "spark_master": "local[2]",
+        "spark_shuffle_partitions": 2,
+        "spark_driver_memory": "2g",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of the session's local stack (Azurite + DFS endpoint)."""
+    return make_settings(tmp_path_factory.mktemp("stack"))
+
+
+@pytest.fixture(scope="session")
+def lake_stack(stack_settings: Settings) -> Iterator[Settings]:
+    """Azurite and the DFS endpoint, running for the whole test session, with the zone containers."""
+    from infra.lake import Lake
+    from infra.services import azurite_spec, dfs_spec
+
+    launcher = Launcher(stack_settings.state_dir)
+    with running(launcher, [azurite_spec(stack_settings), dfs_spec(stack_settings)]):
+        with Lake(stack_settings) as lake:
+            lake.ensure_zones()
+        yield stack_settings
+
+
+@pytest.fixture(scope="session")
+def spark(lake_stack: Settings):  # type: ignore[no-untyped-def]
+    """One SparkSession for the test session, wired to the test stack's DFS endpoint (abfs://)."""
+    from infra.spark import build_spark_session
+
+    session = build_spark_session(lake_stack, app_name="tests", extra_conf={"spark.ui.enabled": "false"})
+    yield session
+    session.stop()
