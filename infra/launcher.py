@@ -43,6 +43,9 @@ class ServiceSpec:
     cwd: Path | None = None
     startup_timeout: float = 60.0
     port_settings: dict[str, str] = field(default_factory=dict)  # port name -> LAKEHOUSE_ variable
+    # A log line that says the service has flushed its data and closed. Some services (Azurite under a
+    # non-interactive stdin) print it on SIGTERM but never exit; once it shows, the rest is killed.
+    closed_marker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,15 @@ def _pid_alive(pid: int) -> bool:
         return stat.split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def _log_has(path: Path, offset: int, marker: str) -> bool:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            return marker.encode() in handle.read()
+    except OSError:
+        return False
 
 
 class Launcher:
@@ -200,11 +212,14 @@ class Launcher:
     def stop(self, spec: ServiceSpec | str, timeout: float = 15.0) -> bool:
         """Stop a service (SIGTERM to its process group, SIGKILL after ``timeout``). True if it ran."""
         name = spec if isinstance(spec, str) else spec.name
+        marker = None if isinstance(spec, str) else spec.closed_marker
         pid = self.pid(name)
         child = self._children.pop(name, None)
         if pid is None:
             self._record_path(name).unlink(missing_ok=True)
             return False
+        log = self.log_path(name)
+        log_offset = log.stat().st_size if log.exists() else 0
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -213,7 +228,9 @@ class Launcher:
                 break
             if child is None and not _pid_alive(pid):
                 break
-            time.sleep(0.1)
+            if marker and _log_has(log, log_offset, marker):
+                break
+            time.sleep(0.05)
         else:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
@@ -222,6 +239,9 @@ class Launcher:
         # Reap any leftovers of the group (e.g. node workers).
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(5)
         self._record_path(name).unlink(missing_ok=True)
         return True
 

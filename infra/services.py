@@ -36,6 +36,7 @@ def azurite_spec(settings: Settings) -> ServiceSpec:
         health=http_probe(f"http://{settings.host}:{settings.blob_port}/{settings.storage_account}?comp=list"),
         url=settings.blob_url,
         env=settings.to_env(),
+        closed_marker="Azurite Blob service successfully closed",
     )
 
 

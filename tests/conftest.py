@@ -58,10 +58,14 @@ def lake_stack(stack_settings: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-def spark(lake_stack: Settings):  # type: ignore[no-untyped-def]
-    """One SparkSession for the test session, wired to the test stack's DFS endpoint (abfs://)."""
+def spark(stack_settings: Settings):  # type: ignore[no-untyped-def]
+    """One SparkSession for the whole test session (local[2], UI off, 2 shuffle partitions).
+
+    It is wired to the test stack's DFS endpoint (abfs://) but does not start it: ABFS connects lazily, so
+    tests on local disk need no services, and tests on the lake also request ``lake_stack``.
+    """
     from infra.spark import build_spark_session
 
-    session = build_spark_session(lake_stack, app_name="tests", extra_conf={"spark.ui.enabled": "false"})
+    session = build_spark_session(stack_settings, app_name="tests", extra_conf={"spark.ui.enabled": "false"})
     yield session
     session.stop()

@@ -1,0 +1,131 @@
+"""The `lakehouse` command line: the local stack, the synthetic data and the pipeline.
+
+Every command has ``--help``. Settings come from ``LAKEHOUSE_*`` variables or ``.env`` (see infra/settings.py).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from flows.stack import launcher_for, stack_specs
+from infra.launcher import ServiceError
+from infra.settings import get_settings
+
+app = typer.Typer(
+    help="A local-first Azure lakehouse on Prefect: run the local Azure-style stack and the pipeline.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
+@app.command()
+def up(
+    services: Annotated[list[str] | None, typer.Argument(help="Services to start (default: all).")] = None,
+) -> None:
+    """Start the local stack (Azurite, DFS endpoint, Event Hubs endpoint) in the background."""
+    settings = get_settings()
+    if not settings.is_local:
+        raise _fail("`lakehouse up` runs the local emulators; set LAKEHOUSE_PROFILE=local (it is 'azure').")
+    specs = [s for s in stack_specs(settings) if not services or s.name in services]
+    unknown = set(services or []) - {s.name for s in stack_specs(settings)}
+    if unknown:
+        names = ", ".join(s.name for s in stack_specs(settings))
+        raise _fail(f"unknown service(s) {', '.join(sorted(unknown))}; choose from {names}")
+    launcher = launcher_for(settings)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        for spec in specs:
+            task = bar.add_task(f"starting {spec.name}", total=1)
+            started = time.monotonic()
+            try:
+                launcher.start(spec)
+            except ServiceError as exc:
+                bar.stop()
+                raise _fail(str(exc)) from exc
+            bar.update(task, completed=1, description=f"{spec.name} healthy ({time.monotonic() - started:.1f} s)")
+    if any(s.name == "dfs" for s in specs):
+        from infra.lake import Lake
+
+        with Lake(settings) as lake:
+            lake.ensure_zones()
+    status()
+
+
+@app.command()
+def down() -> None:
+    """Stop every service of the local stack (data stays in the state folder)."""
+    settings = get_settings()
+    launcher = launcher_for(settings)
+    for spec in reversed(stack_specs(settings)):
+        stopped = launcher.stop(spec)
+        console.print(f"{spec.name}: {'stopped' if stopped else 'was not running'}")
+
+
+@app.command()
+def status() -> None:
+    """Show each local service with its state and URL."""
+    settings = get_settings()
+    launcher = launcher_for(settings)
+    table = Table(title=f"local stack (state in {settings.state_dir})")
+    for column in ("service", "state", "pid", "url", "log"):
+        table.add_column(column)
+    for spec in stack_specs(settings):
+        st = launcher.status(spec)
+        state = "[green]healthy[/]" if st.healthy else ("[yellow]unhealthy[/]" if st.running else "[dim]stopped[/]")
+        table.add_row(st.name, state, str(st.pid or "-"), st.url, str(st.log))
+    console.print(table)
+
+
+@app.command()
+def logs(
+    service: Annotated[str, typer.Argument(help="Service name, e.g. azurite, dfs, eventhubs.")],
+    lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines from the end.")] = 40,
+) -> None:
+    """Print the end of a service's log file."""
+    settings = get_settings()
+    launcher = launcher_for(settings)
+    path = launcher.log_path(service)
+    if not path.exists():
+        raise _fail(f"no log for {service!r} at {path}; has it been started with `lakehouse up`?")
+    console.print(launcher.tail(service, lines), markup=False, highlight=False)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the files into.")] = Path(".state/generated"),
+    sf: Annotated[float, typer.Option(help="Scale factor (1 = 100k customers, 300k orders).")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed writes byte-identical files.")] = 7,
+    days: Annotated[int, typer.Option(help="Number of daily batches (day 0 = initial load).")] = 1,
+    bad_fraction: Annotated[float, typer.Option(help="Fraction of deliberately bad records.")] = 0.02,
+) -> None:
+    """Write synthetic e-commerce data (CSV + JSON lines) and the bad-record manifest."""
+    from ingestion.synthetic import generate as run_generator
+
+    summary = run_generator(out=out, sf=sf, seed=seed, days=days, bad_fraction=bad_fraction)
+    console.print(f"wrote {out} ({summary})")
+
+
+@app.command()
+def smoke() -> None:
+    """Delta round trip on the running local lake over abfs:// (write, MERGE, time travel, read back)."""
+    from flows.smoke import delta_round_trip
+
+    settings = get_settings()
+    result = delta_round_trip(settings)
+    console.print(result)
+
+
+if __name__ == "__main__":
+    app()
