@@ -1,6 +1,7 @@
 """The `lakehouse` command line: the local stack, the synthetic data and the pipeline.
 
-Every command has ``--help``. Settings come from ``LAKEHOUSE_*`` variables or ``.env`` (see infra/settings.py).
+Every command has ``--help``. Settings come from ``LAKEHOUSE_*`` variables or ``.env``
+(see infra/settings.py).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def up(
         names = ", ".join(s.name for s in stack_specs(settings))
         raise _fail(f"unknown service(s) {', '.join(sorted(unknown))}; choose from {names}")
     launcher = launcher_for(settings)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as bar:
         for spec in specs:
             task = bar.add_task(f"starting {spec.name}", total=1)
             started = time.monotonic()
@@ -54,7 +57,9 @@ def up(
             except ServiceError as exc:
                 bar.stop()
                 raise _fail(str(exc)) from exc
-            bar.update(task, completed=1, description=f"{spec.name} healthy ({time.monotonic() - started:.1f} s)")
+            bar.update(
+                task, completed=1, description=f"{spec.name} healthy ({time.monotonic() - started:.1f} s)"
+            )
     if any(s.name == "dfs" for s in specs):
         from infra.lake import Lake
 
@@ -83,7 +88,11 @@ def status() -> None:
         table.add_column(column)
     for spec in stack_specs(settings):
         st = launcher.status(spec)
-        state = "[green]healthy[/]" if st.healthy else ("[yellow]unhealthy[/]" if st.running else "[dim]stopped[/]")
+        state = (
+            "[green]healthy[/]"
+            if st.healthy
+            else ("[yellow]unhealthy[/]" if st.running else "[dim]stopped[/]")
+        )
         table.add_row(st.name, state, str(st.pid or "-"), st.url, str(st.log))
     console.print(table)
 

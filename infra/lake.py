@@ -7,6 +7,7 @@ path; the zone map in :mod:`infra.settings` decides the filesystem.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,10 +67,8 @@ class Lake:
     def ensure_zones(self, zones: tuple[Zone, ...] = ZONES) -> None:
         """Create the zone containers that do not exist yet."""
         for zone in zones:
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 self.filesystem(zone).create_file_system()
-            except ResourceExistsError:
-                pass
 
     # --- files -------------------------------------------------------------------------------
     def write_bytes(self, zone: Zone, path: str, data: bytes, overwrite: bool = True) -> None:

@@ -186,7 +186,9 @@ class Launcher:
                 start_new_session=True,
             )
         except FileNotFoundError as exc:
-            raise ServiceError(f"{spec.name}: cannot run {spec.command[0]!r} ({exc}). Run `make setup`.") from exc
+            raise ServiceError(
+                f"{spec.name}: cannot run {spec.command[0]!r} ({exc}). Run `make setup`."
+            ) from exc
         finally:
             log.close()
         self._children[spec.name] = process

@@ -22,18 +22,22 @@ def azurite_spec(settings: Settings) -> ServiceSpec:
         name="azurite",
         command=[
             str(AZURITE_BIN),
-            "--blobHost", settings.host,
-            "--blobPort", str(settings.blob_port),
-            "--location", str(location),
-            "--debug", str(settings.logs_dir / "azurite-debug.log"),
+            "--blobHost",
+            settings.host,
+            "--blobPort",
+            str(settings.blob_port),
+            "--location",
+            str(location),
             # The Python SDKs send API versions newer than Azurite 3.37 announces; the calls we make exist.
             "--skipApiVersionCheck",
             "--disableProductStyleUrl",
-        ],  # fmt: skip
+        ],
         ports={"blob": settings.blob_port},
         port_settings={"blob": "LAKEHOUSE_BLOB_PORT"},
         # Any HTTP answer means Azurite listens; an unsigned list is refused, which is fine here.
-        health=http_probe(f"http://{settings.host}:{settings.blob_port}/{settings.storage_account}?comp=list"),
+        health=http_probe(
+            f"http://{settings.host}:{settings.blob_port}/{settings.storage_account}?comp=list"
+        ),
         url=settings.blob_url,
         env=settings.to_env(),
         closed_marker="Azurite Blob service successfully closed",
@@ -47,7 +51,9 @@ def dfs_spec(settings: Settings) -> ServiceSpec:
         command=[sys.executable, "-m", "infra.dfs"],
         ports={"dfs": settings.dfs_port},
         port_settings={"dfs": "LAKEHOUSE_DFS_PORT"},
-        health=http_probe(f"http://{settings.host}:{settings.dfs_port}/_health", lambda r: r.status_code == 200),
+        health=http_probe(
+            f"http://{settings.host}:{settings.dfs_port}/_health", lambda r: r.status_code == 200
+        ),
         url=settings.dfs_url,
         env=settings.to_env(),
         cwd=PROJECT_ROOT,

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,9 @@ class Settings(BaseSettings):
                     "profile 'azure' needs LAKEHOUSE_STORAGE_ACCOUNT set to your ADLS Gen2 account name"
                 )
             if self.storage_backend != "abfs":
-                raise ValueError("profile 'azure' reads and writes ADLS Gen2; set LAKEHOUSE_STORAGE_BACKEND=abfs")
+                raise ValueError(
+                    "profile 'azure' reads and writes ADLS Gen2; set LAKEHOUSE_STORAGE_BACKEND=abfs"
+                )
         return self
 
     # --- derived endpoints -------------------------------------------------------------------

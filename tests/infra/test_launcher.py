@@ -49,7 +49,9 @@ def test_port_taken_is_a_clear_error(tmp_path: Path) -> None:
         holder.listen()
         port = holder.getsockname()[1]
         launcher = Launcher(tmp_path / "state")
-        with pytest.raises(ServiceError, match=rf"port {port} \(http\) is already taken.*LAKEHOUSE_TEST_PORT"):
+        with pytest.raises(
+            ServiceError, match=rf"port {port} \(http\) is already taken.*LAKEHOUSE_TEST_PORT"
+        ):
             launcher.start(http_server_spec(port, tmp_path))
 
 

@@ -43,7 +43,10 @@ def test_azure_profile_requires_an_account() -> None:
 
 def test_container_names_come_from_settings() -> None:
     settings = Settings(gold_container="gold-dev")
-    assert settings.lake_url("gold", "dim_date") == "abfs://gold-dev@devstoreaccount1.dfs.core.windows.net/dim_date"
+    assert (
+        settings.lake_url("gold", "dim_date")
+        == "abfs://gold-dev@devstoreaccount1.dfs.core.windows.net/dim_date"
+    )
     with pytest.raises(ValueError, match="unknown zone"):
         settings.container("platinum")  # type: ignore[arg-type]
 

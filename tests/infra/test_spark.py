@@ -15,9 +15,9 @@ def test_delta_round_trip_on_local_disk(spark: SparkSession, tmp_path: Path) -> 
     from delta.tables import DeltaTable
 
     path = str(tmp_path / "orders")
-    spark.createDataFrame([("O1", 10), ("O2", 20)], "order_id string, quantity int").write.format("delta").save(
-        path
-    )
+    spark.createDataFrame([("O1", 10), ("O2", 20)], "order_id string, quantity int").write.format(
+        "delta"
+    ).save(path)
     updates = spark.createDataFrame([("O2", 25), ("O3", 30)], "order_id string, quantity int")
     (
         DeltaTable.forPath(spark, path)
@@ -47,7 +47,7 @@ def test_new_tables_stay_readable_by_power_bi(spark: SparkSession, tmp_path: Pat
 
 
 def test_avro_round_trip(spark: SparkSession, tmp_path: Path) -> None:
-    rows = [(1, b"{\"a\":1}", {"x-opt-partition-key": "P1"})]
+    rows = [(1, b'{"a":1}', {"x-opt-partition-key": "P1"})]
     df = spark.createDataFrame(rows, "SequenceNumber long, Body binary, SystemProperties map<string,string>")
     df.write.format("avro").save(str(tmp_path / "capture"))
     assertDataFrameEqual(spark.read.format("avro").load(str(tmp_path / "capture")), df)
