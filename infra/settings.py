@@ -63,7 +63,14 @@ class Settings(BaseSettings):
     # folder for fast unit tests of Spark code only.
     storage_backend: Literal["abfs", "file"] = "abfs"
     local_lake_dir: Path | None = None
+    # Where clients find the local services. In docker-compose each service has its own host name, so
+    # `blob_host`, `amqp_host` and `api_host` override `host` per service; `bind_host` is what servers
+    # listen on (0.0.0.0 in containers).
     host: str = "127.0.0.1"
+    bind_host: str | None = None
+    blob_host: str | None = None
+    amqp_host: str | None = None
+    api_host: str | None = None
     blob_port: int = 10000
     dfs_port: int = 10004
     # When Azurite (or anything else) serves DFS itself, point here and leave the gateway off.
@@ -131,8 +138,13 @@ class Settings(BaseSettings):
     def blob_url(self) -> str:
         """Blob service URL of the account (Azurite locally)."""
         if self.is_local:
-            return f"http://{self.host}:{self.blob_port}/{self.storage_account}"
+            return f"http://{self.blob_host or self.host}:{self.blob_port}/{self.storage_account}"
         return f"https://{self.storage_account}.blob.core.windows.net"
+
+    @property
+    def listen_host(self) -> str:
+        """Address the local servers bind to."""
+        return self.bind_host or self.host
 
     @property
     def dfs_url(self) -> str:
@@ -154,7 +166,7 @@ class Settings(BaseSettings):
     def eventhubs_host(self) -> str:
         if self.eventhubs_fully_qualified_namespace:
             return self.eventhubs_fully_qualified_namespace
-        return f"{self.host}:{self.amqp_port}"
+        return f"{self.amqp_host or self.host}:{self.amqp_port}"
 
     @property
     def eventhubs_connection_string(self) -> str:
@@ -163,13 +175,14 @@ class Settings(BaseSettings):
             raise ValueError("profile 'azure' connects with DefaultAzureCredential, not a connection string")
         key = self.eventhubs_key.get_secret_value() if self.eventhubs_key else ""
         return (
-            f"Endpoint=sb://{self.host}:{self.amqp_port};SharedAccessKeyName={self.eventhubs_key_name};"
+            f"Endpoint=sb://{self.amqp_host or self.host}:{self.amqp_port};"
+            f"SharedAccessKeyName={self.eventhubs_key_name};"
             f"SharedAccessKey={key};UseDevelopmentEmulator=true;"
         )
 
     @property
     def api_url(self) -> str:
-        return f"http://{self.host}:{self.api_port}"
+        return f"http://{self.api_host or self.host}:{self.api_port}"
 
     @property
     def prefect_api_url(self) -> str:
