@@ -1,4 +1,4 @@
-"""docker-compose.yml is checked without a Docker engine: structure, images/builds, ports and env vs settings."""
+"""docker-compose.yml is checked without a Docker engine: images, builds, ports and env vs settings."""
 
 from __future__ import annotations
 
