@@ -118,12 +118,22 @@ def generate(
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes byte-identical files.")] = 7,
     days: Annotated[int, typer.Option(help="Number of daily batches (day 0 = initial load).")] = 1,
     bad_fraction: Annotated[float, typer.Option(help="Fraction of deliberately bad records.")] = 0.02,
+    start: Annotated[str, typer.Option(help="Date of day 0 (YYYY-MM-DD).")] = "2026-01-01",
 ) -> None:
     """Write synthetic e-commerce data (CSV + JSON lines) and the bad-record manifest."""
+    from datetime import date
+
     from ingestion.synthetic import generate as run_generator
 
-    summary = run_generator(out=out, sf=sf, seed=seed, days=days, bad_fraction=bad_fraction)
-    console.print(f"wrote {out} ({summary})")
+    try:
+        start_date = date.fromisoformat(start)
+    except ValueError as exc:
+        raise _fail(f"--start {start!r} is not a date; use YYYY-MM-DD, e.g. 2026-01-01") from exc
+    with console.status(f"generating SF{sf} x {days} day(s) into {out}"):
+        summary = run_generator(
+            out=out, sf=sf, seed=seed, days=days, bad_fraction=bad_fraction, start=start_date
+        )
+    console.print(f"wrote {out}: {summary}")
 
 
 @app.command()
