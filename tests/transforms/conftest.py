@@ -1,0 +1,60 @@
+"""One plain local SparkSession for the transform tests (no storage stack), and tiny-table helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+from infra.settings import Settings
+
+LOAD_ID = "load-1"
+INGESTED_AT = datetime(2026, 1, 2, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    """A local[2] session with the project's configuration (UTC, Delta, Power BI defaults), UI off."""
+    from infra.spark import build_spark_session
+
+    lake_dir: Path = tmp_path_factory.mktemp("transforms-lake")
+    settings = Settings(
+        storage_backend="file",
+        local_lake_dir=lake_dir,
+        state_dir=lake_dir / "state",
+        spark_master="local[2]",
+        spark_shuffle_partitions=2,
+        spark_driver_memory="2g",
+    )
+    session = build_spark_session(
+        settings, app_name="transforms-tests", extra_conf={"spark.ui.enabled": "false"}
+    )
+    yield session
+    session.stop()
+
+
+def ts(text: str) -> datetime:
+    """A UTC datetime from ``2026-01-02T03:04:05``."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def frame(spark: SparkSession, schema: StructType, rows: Sequence[Mapping[str, object]]) -> DataFrame:
+    """A DataFrame of ``schema`` from dicts; missing keys are null."""
+    return spark.createDataFrame([tuple(row.get(f.name) for f in schema.fields) for row in rows], schema)
+
+
+def bronze(
+    spark: SparkSession, schema: StructType, rows: Sequence[Mapping[str, object]], source_file: str = "f.csv"
+) -> DataFrame:
+    """Bronze rows of ``schema``; ingestion metadata defaults to one load of ``source_file``."""
+    defaults = {"_source_file": source_file, "_load_id": LOAD_ID, "_ingested_at": INGESTED_AT}
+    return frame(spark, schema, [defaults | dict(row) for row in rows])
+
+
+def table(spark: SparkSession, ddl: str, rows: Sequence[tuple[object, ...]]) -> DataFrame:
+    """An expected DataFrame from tuples; use it whenever rows hold timestamps (collect() drops the zone)."""
+    return spark.createDataFrame(list(rows), ddl)
