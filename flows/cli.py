@@ -137,6 +137,41 @@ def generate(
 
 
 @app.command()
+def medallion(
+    maintenance: Annotated[bool, typer.Option(help="Also OPTIMIZE and VACUUM.")] = True,
+) -> None:
+    """Run the medallion flow once (bronze -> silver -> gold, data quality) against the running stack."""
+    from flows.medallion import medallion as medallion_flow
+
+    result = medallion_flow(run_maintenance=maintenance)
+    _print_gold(result.gold_rows)
+
+
+@app.command("export-gold")
+def export_gold(
+    out: Annotated[Path, typer.Argument(help="Local folder to write the gold Delta tables into.")],
+    table: Annotated[list[str] | None, typer.Option(help="Only these tables (repeatable).")] = None,
+) -> None:
+    """Copy the current snapshot of every gold Delta table to a local folder (for Power BI)."""
+    from infra.gold_export import export_gold as run_export
+
+    counts = run_export(get_settings(), out, table or None)
+    _print_gold(counts)
+    console.print(
+        f"Gold snapshot written to {out.resolve()}; see powerbi/README.md for the local-folder variant."
+    )
+
+
+def _print_gold(counts: dict[str, int]) -> None:
+    table = Table(title="gold tables")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in counts.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+
+
+@app.command()
 def smoke() -> None:
     """Delta round trip on the running local lake over abfs:// (write, MERGE, time travel, read back)."""
     from flows.smoke import delta_round_trip

@@ -91,9 +91,13 @@ def read_csv(
     return with_ingestion_metadata(reader.csv(list(urls)), load_id, ingested_at)
 
 
-def read_avro(spark: SparkSession, urls: Sequence[str], load_id: str, ingested_at: datetime) -> DataFrame:
-    """Read Avro files (Event Hubs Capture) as they are."""
-    return with_ingestion_metadata(spark.read.format("avro").load(list(urls)), load_id, ingested_at)
+def read_avro(
+    spark: SparkSession, urls: Sequence[str], schema: StructType, load_id: str, ingested_at: datetime
+) -> DataFrame:
+    """Read Avro files (Event Hubs Capture) with an explicit schema."""
+    return with_ingestion_metadata(
+        spark.read.format("avro").schema(schema).load(list(urls)), load_id, ingested_at
+    )
 
 
 def read_parquet(
@@ -201,10 +205,16 @@ def optimize(spark: SparkSession, url: str, zorder_by: Sequence[str] = ()) -> No
 
 
 def vacuum(spark: SparkSession, url: str, retention_hours: float) -> None:
-    """Delete files no version within ``retention_hours`` needs (time travel keeps that window)."""
-    from delta.tables import DeltaTable
+    """Delete files no version within ``retention_hours`` needs (time travel keeps that window).
 
-    DeltaTable.forPath(spark, url).vacuum(retention_hours)
+    LITE mode finds the removable files from the transaction log instead of listing the whole folder.
+    """
+    spark.sql(f"VACUUM delta.`{url}` RETAIN {retention_hours:g} HOURS LITE")
+
+
+def file_count(spark: SparkSession, url: str) -> int:
+    """Data files of the table's current version."""
+    return int(spark.sql(f"DESCRIBE DETAIL delta.`{url}`").select("numFiles").first()[0])
 
 
 def spark_of(df: DataFrame) -> SparkSession:
