@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # --- folders of the project (git-ignored) -------------------------------------------------
     state_dir: Path = PROJECT_ROOT / ".state"
     cache_dir: Path = PROJECT_ROOT / ".cache"
+    # Spark's Ivy cache and resolved-jar list: set up once by `make setup`, shared by every run and test.
+    jars_cache_dir: Path = PROJECT_ROOT / ".cache"
 
     # --- storage (ADLS Gen2) ----------------------------------------------------------------
     storage_account: str = AZURITE_ACCOUNT
@@ -230,11 +232,7 @@ class Settings(BaseSettings):
 
     @property
     def ivy_dir(self) -> Path:
-        return self.cache_dir / "ivy"
-
-    @property
-    def jars_dir(self) -> Path:
-        return self.cache_dir / "jars"
+        return self.jars_cache_dir / "ivy"
 
 
 def _join(parts: tuple[str, ...]) -> str:

@@ -48,7 +48,7 @@ SPARK_JAR_EXCLUDES = (
 
 
 def jars_manifest(settings: Settings) -> Path:
-    return settings.cache_dir / "spark-jars.txt"
+    return settings.jars_cache_dir / "spark-jars.txt"
 
 
 def cached_jars(settings: Settings) -> list[str] | None:
