@@ -136,6 +136,93 @@ def generate(
     console.print(f"wrote {out}: {summary}")
 
 
+def _use_local_prefect() -> None:
+    """Point Prefect (flows, CLI) at the stack's server before any flow is imported."""
+    import os
+
+    from flows.stack import prefect_env
+
+    for key, value in prefect_env(get_settings()).items():
+        os.environ.setdefault(key, value)
+
+
+def _require_stack(*names: str) -> None:
+    settings = get_settings()
+    launcher = launcher_for(settings)
+    down = [s.name for s in stack_specs(settings) if s.name in names and not launcher.status(s).healthy]
+    if down:
+        raise _fail(f"{', '.join(down)} not running; start the local stack with `lakehouse up` first.")
+
+
+@app.command()
+def run(
+    sf: Annotated[float, typer.Option(help="Scale factor of the synthetic data.")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic data.")] = 7,
+    days: Annotated[int, typer.Option(help="Daily batches to ingest (day 0 = initial load).")] = 1,
+) -> None:
+    """Run the whole pipeline once (the `lakehouse` parent flow) against the running local stack."""
+    settings = get_settings()
+    if settings.is_local:
+        _require_stack("azurite", "dfs", "eventhubs", "app-events-api", "prefect")
+    _use_local_prefect()
+    from flows.lakehouse import lakehouse
+
+    started = time.monotonic()
+    result = lakehouse(sf=sf, seed=seed, days=days)
+    console.print(f"[bold green]pipeline completed[/] in {time.monotonic() - started:.0f} s")
+    _print_gold(result.medallion.gold_rows)
+    console.print(
+        f"Prefect UI: http://{settings.host}:{settings.prefect_port}  (runs, artifacts, deployments)\n"
+        f"Gold tables: {settings.lake_url('gold')}<table>\n"
+        f"Browse the lake in Azure Storage Explorer: 'Attach to a local emulator', Blob port "
+        f"{settings.blob_port}, account {settings.storage_account} (landing, bronze, silver, gold).\n"
+        f"Power BI: `lakehouse export-gold <dir>` and see powerbi/README.md."
+    )
+
+
+@app.command()
+def deploy() -> None:
+    """Create the deployments of prefect.yaml (with schedules) and the `spark` concurrency limit."""
+    import os
+    import subprocess
+
+    from flows.stack import PREFECT_BIN, prefect_env
+    from infra.settings import PROJECT_ROOT
+
+    settings = get_settings()
+    _require_stack("prefect")
+    env = os.environ | prefect_env(settings) | {"PWD": str(PROJECT_ROOT)}
+    for command in (
+        ["--no-prompt", "deploy", "--all"],
+        ["global-concurrency-limit", "create", "spark", "--limit", "1"],
+    ):
+        done = subprocess.run(
+            [str(PREFECT_BIN), *command], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+        )
+        if done.returncode and "already exists" not in done.stdout + done.stderr:
+            raise _fail(f"`prefect {' '.join(command)}` failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    console.print(f"deployments created; see http://{settings.host}:{settings.prefect_port}/deployments")
+
+
+@app.command()
+def serve() -> None:
+    """Serve every deployment of prefect.yaml from this process (no worker needed); Ctrl-C stops it."""
+    _use_local_prefect()
+    from flows.deployments import serve_all
+
+    serve_all()
+
+
+@app.command()
+def demo(
+    sf: Annotated[float, typer.Option(help="Scale factor of the synthetic data.")] = 0.01,
+) -> None:
+    """Start the local stack, create the deployments and run the pipeline once: the README's first command."""
+    up(None)
+    deploy()
+    run(sf=sf, seed=7, days=1)
+
+
 @app.command()
 def medallion(
     maintenance: Annotated[bool, typer.Option(help="Also OPTIMIZE and VACUUM.")] = True,

@@ -1,0 +1,73 @@
+"""prefect.yaml as Python objects: for `lakehouse serve` (no worker needed) and for the deployment tests."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import yaml
+from prefect import Flow
+
+from infra.settings import PROJECT_ROOT
+
+PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    name: str
+    entrypoint: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    cron: str | None = None
+    interval: timedelta | None = None
+    concurrency_limit: int | None = None
+    tags: tuple[str, ...] = ()
+
+    def load_flow(self) -> Flow:
+        """Import the flow object the entrypoint names (``flows/x.py:function``)."""
+        path, function = self.entrypoint.split(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        return getattr(module, function)
+
+
+def deployment_specs() -> list[DeploymentSpec]:
+    """Every deployment of prefect.yaml (each has exactly one schedule there)."""
+    document = yaml.safe_load(PREFECT_YAML.read_text())
+    specs = []
+    for item in document["deployments"]:
+        (schedule,) = item["schedules"]
+        specs.append(
+            DeploymentSpec(
+                name=item["name"],
+                entrypoint=item["entrypoint"],
+                description=item.get("description", ""),
+                parameters=item.get("parameters") or {},
+                cron=schedule.get("cron"),
+                interval=timedelta(seconds=schedule["interval"]) if "interval" in schedule else None,
+                concurrency_limit=item.get("concurrency_limit"),
+                tags=tuple(item.get("tags") or ()),
+            )
+        )
+    return specs
+
+
+def serve_all() -> None:
+    """Serve every deployment from this process with its schedule (schedules pause when it stops)."""
+    from prefect import serve
+
+    deployments = [
+        spec.load_flow().to_deployment(
+            name=spec.name,
+            description=spec.description,
+            parameters=spec.parameters,
+            cron=spec.cron,
+            interval=spec.interval,
+            concurrency_limit=spec.concurrency_limit,
+            tags=list(spec.tags),
+        )
+        for spec in deployment_specs()
+    ]
+    serve(*deployments)

@@ -1,0 +1,111 @@
+"""The `lakehouse` parent flow: every ingestion path, then the medallion, then a run summary.
+
+It only wires subflows. Each step's failure is re-raised as :class:`PipelineStepError` naming the step (the
+source or the layer) and the cause; the subflows themselves are idempotent, so re-running the parent after
+a failure completes the work without duplicating any of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.app_events import pull_app_events
+from flows.batch import copy_batch_to_bronze, generate_batch
+from flows.medallion import GOLD_TABLES, MedallionResult, medallion
+from flows.reviews import land_reviews, send_reviews
+from infra.settings import get_settings
+
+
+class PipelineStepError(RuntimeError):
+    """A step of the pipeline failed; the message names the step and the cause."""
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    steps: dict[str, Any]
+    medallion: MedallionResult
+
+
+def _step(name: str, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except Exception as exc:
+        raise PipelineStepError(f"step '{name}' failed: {type(exc).__name__}: {exc}") from exc
+
+
+@flow(name="lakehouse", log_prints=True)
+def lakehouse(
+    sf: float = 0.01,
+    seed: int = 7,
+    days: int = 1,
+    start: date = date(2026, 1, 1),
+    review_rate: float = 0.0,
+    as_of: datetime | None = None,
+    run_maintenance: bool = True,
+) -> PipelineResult:
+    """Ingest batch CSV, reviews (Event Hubs + Capture) and app_events (HTTP); then the medallion."""
+    steps: dict[str, Any] = {}
+    steps["batch-generate"] = _step(
+        "batch-generate", lambda: generate_batch(sf=sf, seed=seed, days=days, start=start)
+    )
+    steps["batch-copy"] = _step("batch-copy", copy_batch_to_bronze)
+    steps["reviews-send"] = _step(
+        "reviews-send", lambda: send_reviews(sf=sf, seed=seed, days=days, start=start, rate=review_rate)
+    )
+    steps["reviews-land"] = _step("reviews-land", lambda: land_reviews(wait_for_capture=True))
+    steps["app-events-pull"] = _step("app-events-pull", pull_app_events)
+    result = _step(
+        "medallion", lambda: medallion(as_of=as_of or datetime.now(UTC), run_maintenance=run_maintenance)
+    )
+    publish_summary(result)
+    return PipelineResult(steps, result)
+
+
+@task(cache_policy=NO_CACHE)
+def publish_summary(result: MedallionResult) -> None:
+    """Keyed artifacts: rows per layer and table, DQ results, quarantine counts, gold table locations."""
+    settings = get_settings()
+    rows = [
+        {
+            "layer": "bronze -> silver",
+            "table": load.table,
+            "files": load.files,
+            "bronze_rows": load.bronze,
+            "silver_rows": load.silver,
+            "quarantined": load.quarantined,
+            "duplicates": load.duplicates,
+        }
+        for load in result.loads
+    ]
+    rows += [{"layer": "gold", "table": t, "rows": n} for t, n in result.gold_rows.items()]
+    create_table_artifact(key="lakehouse-row-counts", table=rows, description="Rows per layer and table")
+    create_table_artifact(
+        key="lakehouse-quarantine",
+        table=[
+            {"table": f"quarantine_{load.table}", "rows_this_run": load.quarantined} for load in result.loads
+        ],
+        description=f"Quarantined rows (with reasons in {settings.lake_url('silver', 'quarantine_<table>')})",
+    )
+    create_table_artifact(key="lakehouse-dq", table=result.dq, description="Data quality results of this run")
+    lines = ["# Gold tables", "", "| table | rows | location |", "|---|---|---|"]
+    lines += [
+        f"| {t} | {result.gold_rows.get(t, 0):,} | `{settings.lake_url('gold', t)}` |" for t in GOLD_TABLES
+    ]
+    create_markdown_artifact(key="lakehouse-gold", markdown="\n".join(lines), description="Where gold lives")
+    create_link_artifact(
+        key="lakehouse-gold-folder",
+        link=f"{settings.dfs_url}/{settings.container('gold')}?resource=filesystem",
+        link_text="gold container (DFS endpoint)",
+    )
+    get_run_logger().info(
+        "pipeline done: %s gold rows in %d tables",
+        f"{sum(result.gold_rows.values()):,}",
+        len(result.gold_rows),
+    )
