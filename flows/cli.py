@@ -192,10 +192,9 @@ def deploy() -> None:
     settings = get_settings()
     _require_stack("prefect")
     env = os.environ | prefect_env(settings) | {"PWD": str(PROJECT_ROOT)}
-    for command in (
-        ["--no-prompt", "deploy", "--all"],
-        ["global-concurrency-limit", "create", "spark", "--limit", "1"],
-    ):
+    from flows.deployments import deploy_commands
+
+    for command in deploy_commands():
         done = subprocess.run(
             [str(PREFECT_BIN), *command], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
         )

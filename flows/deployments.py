@@ -71,3 +71,15 @@ def serve_all() -> None:
         for spec in deployment_specs()
     ]
     serve(*deployments)
+
+
+def deploy_commands(names: list[str] | None = None) -> list[list[str]]:
+    """`prefect` CLI calls that create the work pool, the deployments and the `spark` concurrency limit."""
+    from flows.stack import WORK_POOL
+
+    selection = [arg for name in names for arg in ("--name", name)] if names else ["--all"]
+    return [
+        ["work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"],
+        ["--no-prompt", "deploy", *selection],
+        ["global-concurrency-limit", "create", "spark", "--limit", "1"],
+    ]

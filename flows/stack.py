@@ -8,6 +8,7 @@ from pathlib import Path
 from infra.launcher import Launcher, ServiceSpec, http_probe
 from infra.services import azurite_spec, dfs_spec, eventhubs_spec
 from infra.settings import PROJECT_ROOT, Settings
+from ingestion.services import app_events_api_spec
 
 
 def stack_specs(settings: Settings) -> list[ServiceSpec]:
@@ -16,6 +17,7 @@ def stack_specs(settings: Settings) -> list[ServiceSpec]:
     if not settings.dfs_endpoint:  # an external DFS endpoint (e.g. a future Azurite) needs no gateway
         specs.append(dfs_spec(settings))
     specs.append(eventhubs_spec(settings))
+    specs.append(app_events_api_spec(settings))
     specs += [prefect_server_spec(settings), prefect_worker_spec(settings)]
     return specs
 
