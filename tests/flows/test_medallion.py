@@ -222,3 +222,31 @@ def test_day_two_loads_only_new_files_and_versions_customers(runs: Runs, spark: 
     assert versioned == _changed_customers(runs.generated)
     for table in ("dim_customer", "fact_sales", "mart_monthly_revenue"):
         assert runs.day2.checksums[table] != runs.day1.checksums[table], table
+
+
+def test_the_notebooks_run_end_to_end_on_the_same_lake(runs: Runs, tmp_path: Path) -> None:
+    """Runs last: the notebooks execute against this module's lake (01 is then a no-op, 02 rebuilds gold)."""
+    import runpy
+
+    notebooks = Path(__file__).resolve().parents[2] / "notebooks"
+    before = dict(runs.day2.checksums)
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in runs.settings.to_env().items():
+            env.setenv(key, value)
+        env.setenv("LAKEHOUSE_NOTEBOOK_OUT", str(tmp_path))
+        get_settings.cache_clear()
+        first = runpy.run_path(str(notebooks / "01_bronze_to_silver.py"))
+        second = runpy.run_path(str(notebooks / "02_silver_to_gold.py"))
+        runpy.run_path(str(notebooks / "03_explore_gold.py"))
+        spark = second["spark"]
+        after = {t: delta_io.content_checksum(spark, runs.settings.lake_url("gold", t)) for t in GOLD_TABLES}
+    get_settings.cache_clear()
+    assert [load.files for load in first["loads"]] == [0] * len(SILVER_KEYS)
+    assert second["gold_rows"] == runs.day2.result.gold_rows
+    assert after == before
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "funnel.png",
+        "monthly_revenue.png",
+        "ratings.png",
+        "rfm_segments.png",
+    ]
