@@ -15,7 +15,7 @@ from pathlib import Path
 
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.filedatalake import DataLakeServiceClient, FileSystemClient
+from azure.storage.filedatalake import DataLakeServiceClient, ExponentialRetry, FileSystemClient
 
 from infra.settings import ZONES, Settings, Zone, get_settings
 
@@ -50,6 +50,26 @@ class Lake:
         self.service = DataLakeServiceClient(
             account_url=self.settings.dfs_url, credential=credential_for(self.settings)
         )
+
+    @classmethod
+    def quick_to_fail(
+        cls, settings: Settings | None = None, retries: int = 2, backoff_seconds: float = 0.5
+    ) -> Lake:
+        """A lake whose SDK retries give up within seconds (the default waits 15 s, 18 s, 24 s).
+
+        For callers that retry themselves, e.g. Prefect tasks with ``retries``: an unreachable endpoint then
+        surfaces quickly, and the caller's own retry policy decides what happens next.
+        """
+        lake = cls(settings)
+        lake.service.close()
+        lake.service = DataLakeServiceClient(
+            account_url=lake.settings.dfs_url,
+            credential=credential_for(lake.settings),
+            retry_policy=ExponentialRetry(
+                initial_backoff=backoff_seconds, increment_base=1, retry_total=retries, random_jitter_range=0
+            ),
+        )
+        return lake
 
     def close(self) -> None:
         self.service.close()
@@ -132,3 +152,46 @@ class Lake:
             (e for e in self.list(zone, prefix) if not e.is_directory and e.path.endswith(suffix)),
             key=lambda e: e.path,
         )
+
+    # --- metadata (added for the ingestion copies) --------------------------------------------
+    def write_bytes_with_metadata(
+        self, zone: Zone, path: str, data: bytes, metadata: dict[str, str], overwrite: bool = True
+    ) -> None:
+        """Write ``data`` with user metadata (``x-ms-properties``), e.g. the ingestion facts of a copy.
+
+        An empty ``data`` still creates the file (``upload_data`` skips zero-length uploads).
+        """
+        location = self.settings.lake_path(zone, path)
+        file = self.filesystem(zone).get_file_client(location.path)
+        if not data:
+            if not overwrite and file.exists():
+                raise ResourceExistsError(f"{zone}/{path} exists")
+            file.create_file(metadata=metadata)
+            return
+        file.upload_data(data, overwrite=overwrite, metadata=metadata)
+
+    def properties(self, zone: Zone, path: str) -> LakeFileProperties | None:
+        """Size, etag, last-modified time and user metadata of a file; None if it does not exist."""
+        location = self.settings.lake_path(zone, path)
+        try:
+            props = self.filesystem(zone).get_file_client(location.path).get_file_properties()
+        except ResourceNotFoundError:
+            return None
+        return LakeFileProperties(
+            path=location.path,
+            size=props.size or 0,
+            etag=props.etag,
+            last_modified=props.last_modified,
+            metadata=dict(props.metadata or {}),
+        )
+
+
+@dataclass(frozen=True)
+class LakeFileProperties:
+    """What :meth:`Lake.properties` returns for one file."""
+
+    path: str
+    size: int
+    etag: str | None
+    last_modified: datetime | None
+    metadata: dict[str, str]
