@@ -7,8 +7,9 @@ a failure completes the work without duplicating any of it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -19,8 +20,10 @@ from prefect.cache_policies import NO_CACHE
 from flows.app_events import pull_app_events
 from flows.batch import copy_batch_to_bronze, generate_batch
 from flows.medallion import GOLD_TABLES, MedallionResult, medallion
-from flows.reviews import land_reviews, send_reviews
-from infra.settings import get_settings
+from flows.reviews import enqueued_positions, land_reviews, send_reviews, wait_for_capture
+from infra.lake import Lake
+from infra.settings import Settings, get_settings
+from ingestion import reviews
 
 
 class PipelineStepError(RuntimeError):
@@ -47,6 +50,7 @@ def lakehouse(
     days: int = 1,
     start: date = date(2026, 1, 1),
     review_rate: float = 0.0,
+    capture_grace_seconds: float = 60.0,
     as_of: datetime | None = None,
     run_maintenance: bool = True,
 ) -> PipelineResult:
@@ -56,16 +60,43 @@ def lakehouse(
         "batch-generate", lambda: generate_batch(sf=sf, seed=seed, days=days, start=start)
     )
     steps["batch-copy"] = _step("batch-copy", copy_batch_to_bronze)
-    steps["reviews-send"] = _step(
-        "reviews-send", lambda: send_reviews(sf=sf, seed=seed, days=days, start=start, rate=review_rate)
-    )
-    steps["reviews-land"] = _step("reviews-land", lambda: land_reviews(wait_for_capture=True))
+    settings = get_settings()
+    for day in range(days):
+        # Each generated day is sent once: a marker is written after a completed send.
+        marker = reviews.sent_marker(sf, seed, day, start)
+        if _step("reviews-send", lambda marker=marker: already_sent(settings, marker)):
+            continue
+        report = _step(
+            "reviews-send",
+            lambda day=day: send_reviews(sf=sf, seed=seed, day=day, start=start, rate=review_rate),
+        )
+        steps[f"reviews-send-day{day}"] = report
+        _step("reviews-send", lambda marker=marker, report=report: mark_sent(settings, marker, report))
+    # Capture writes a file per partition when its window closes; land once every sent event is in one.
+    targets = _step("reviews-capture", lambda: enqueued_positions(settings))
+    timeout = settings.capture_window_seconds + capture_grace_seconds
+    _step("reviews-capture", lambda: wait_for_capture(settings, targets, timeout))
+    steps["reviews-land"] = _step("reviews-land", land_reviews)
     steps["app-events-pull"] = _step("app-events-pull", pull_app_events)
     result = _step(
         "medallion", lambda: medallion(as_of=as_of or datetime.now(UTC), run_maintenance=run_maintenance)
     )
     publish_summary(result)
     return PipelineResult(steps, result)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def already_sent(settings: Settings, marker: str) -> bool:
+    """True when an earlier run sent this generated day completely."""
+    with Lake.quick_to_fail(settings) as lake:
+        return lake.exists("landing", marker)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def mark_sent(settings: Settings, marker: str, report: object) -> None:
+    """Record a completed send (after it completed), so that a re-run does not send the day again."""
+    with Lake.quick_to_fail(settings) as lake:
+        lake.write_bytes("landing", marker, json.dumps(asdict(report), default=str).encode())  # type: ignore[call-overload]
 
 
 @task(cache_policy=NO_CACHE)

@@ -130,3 +130,28 @@ def land_reviews() -> list[reviews.CopyLogEntry]:
     entries = [copy_capture_file(settings, file, load_id) for file in files]
     report_land(load_id, entries)
     return entries
+
+
+@task(**STORAGE_RETRIES)
+def enqueued_positions(settings: Settings) -> dict[str, int]:
+    """Partition id -> last enqueued sequence number of the reviews hub (what Capture must reach)."""
+    with reviews.producer_client(settings) as producer:
+        return reviews.last_sequence_numbers(producer)
+
+
+@task(cache_policy=NO_CACHE)
+def wait_for_capture(settings: Settings, targets: dict[str, int], timeout_seconds: float) -> dict[str, int]:
+    """Poll landing until Capture files hold every event up to ``targets``; fail with the lag otherwise."""
+    deadline = time.monotonic() + timeout_seconds
+    with Lake.quick_to_fail(settings) as lake:
+        while True:
+            lag = reviews.capture_lag(targets, reviews.captured_sequence_numbers(lake, settings))
+            if not lag:
+                return targets
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"Capture has not written {sum(lag.values())} event(s) after {timeout_seconds:.0f} s "
+                    f"(per partition: {lag}); is the Event Hubs endpoint running with capture enabled? "
+                    "See `lakehouse logs eventhubs`."
+                )
+            time.sleep(1.0)

@@ -230,3 +230,41 @@ def read_copy_log(lake: Lake) -> list[CopyLogEntry]:
         CopyLogEntry(**json.loads(lake.read_bytes("bronze", e.path)))
         for e in lake.files("bronze", COPY_LOG_PREFIX, suffix=".json")
     ]
+
+
+# --- waiting for Capture --------------------------------------------------------------------------------
+def captured_sequence_numbers(lake: Lake, settings: Settings) -> dict[str, int]:
+    """Partition id -> highest sequence number already in a Capture file (partitions with none left out).
+
+    File names sort by window time, so the newest non-empty file of a partition holds its highest number.
+    """
+    by_partition: dict[str, list[CaptureFile]] = {}
+    prefix = capture_prefix(settings) + "/"
+    for file in list_capture_files(lake, settings):
+        by_partition.setdefault(file.path.removeprefix(prefix).split("/")[0], []).append(file)
+    highest: dict[str, int] = {}
+    for partition, files in by_partition.items():
+        for file in reversed(files):
+            numbers = [
+                r["SequenceNumber"]
+                for r in fastavro.reader(io.BytesIO(lake.read_bytes("landing", file.path)))
+            ]
+            if numbers:
+                highest[partition] = max(numbers)
+                break
+    return highest
+
+
+def capture_lag(targets: dict[str, int], captured: dict[str, int]) -> dict[str, int]:
+    """Events per partition that are enqueued (up to ``targets``) but not in a Capture file yet."""
+    return {p: t - captured.get(p, -1) for p, t in targets.items() if t > captured.get(p, -1)}
+
+
+# --- one send per generated day ----------------------------------------------------------------------------
+def sent_marker(sf: float, seed: int, day: int, start: date) -> str:
+    """Landing path that records a completed send of one generated day (the pipeline sends each day once).
+
+    A crash mid-send leaves no marker, so the re-run sends the day again: at-least-once, and silver removes
+    the redelivered reviews by review_id.
+    """
+    return f"{CAPTURE_ROOT}/_sent/sf{sf:g}-seed{seed}-{start.isoformat()}-day{day}.json"
