@@ -1,0 +1,75 @@
+"""`lakehouse up | status | logs | down` as a user runs them: real processes, free ports, a temp state folder."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.lake import Lake
+from infra.launcher import free_port
+from tests.conftest import make_settings
+
+pytestmark = [pytest.mark.services]
+SERVICES = ("azurite", "dfs", "eventhubs", "app-events-api", "prefect", "worker")
+
+
+def lakehouse(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "flows.cli", *args]
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2]
+    )
+
+
+def test_up_status_down_and_restart_keep_the_data(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "state", api_port=free_port())
+    env = os.environ | settings.to_env() | {"COLUMNS": "200", "LAKEHOUSE_API_SF": "0.001"}
+    try:
+        started = lakehouse(env, "up")
+        assert started.returncode == 0, started.stdout + started.stderr
+        status = lakehouse(env, "status").stdout
+        for name in SERVICES:
+            assert any(line.startswith(f"│ {name} ") and "healthy" in line for line in status.splitlines()), (
+                status
+            )
+        assert f"http://127.0.0.1:{settings.prefect_port}" in status
+        with Lake(settings) as lake:
+            lake.write_bytes("landing", "keep/me.txt", b"across restarts")
+        logs = lakehouse(env, "logs", "azurite", "-n", "500")
+        assert logs.returncode == 0
+        assert (
+            f"Azurite Blob service successfully listens on http://127.0.0.1:{settings.blob_port}"
+            in logs.stdout
+        )
+
+        stopped = lakehouse(env, "down")
+        assert stopped.returncode == 0
+        assert [
+            line.split(":")[0] for line in stopped.stdout.splitlines() if line.endswith("stopped")
+        ] == list(reversed(SERVICES))
+        assert all(
+            "stopped" in line for line in lakehouse(env, "status").stdout.splitlines() if "│ azurite " in line
+        )
+
+        assert lakehouse(env, "up", "azurite", "dfs").returncode == 0
+        with Lake(settings) as lake:
+            assert lake.read_bytes("landing", "keep/me.txt") == b"across restarts"
+    finally:
+        lakehouse(env, "down")
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        settings = make_settings(tmp_path / "state", blob_port=port)
+        env = os.environ | settings.to_env() | {"COLUMNS": "200"}
+        result = lakehouse(env, "up", "azurite")
+    assert result.returncode == 1
+    assert f"port {port} (blob) is already taken" in result.stdout
+    assert "LAKEHOUSE_BLOB_PORT" in result.stdout
