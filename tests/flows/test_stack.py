@@ -1,4 +1,4 @@
-"""`lakehouse up | status | logs | down` as a user runs them: real processes, free ports, a temp state folder."""
+"""`lakehouse up | status | logs | down` as a user runs them: real processes, free ports, temp state."""
 
 from __future__ import annotations
 
