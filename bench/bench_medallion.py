@@ -1,0 +1,138 @@
+"""Medallion benchmark: full run per stage (Spark start included), incremental run, local disk vs abfs://.
+
+For each storage backend (the local lake through the DFS endpoint, and plain local disk) it loads day 0 of
+the synthetic data into bronze, runs bronze -> silver -> gold -> DQ -> maintenance and times each stage,
+then loads day 1 (2% new data) and times the incremental run. Both backends run in the same process, one
+after the other, so the ratio compares like with like.
+
+    .venv/bin/python bench/bench_medallion.py --sf 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from infra.lake import Lake
+from infra.launcher import Launcher, free_port, running
+from infra.services import azurite_spec, dfs_spec
+from infra.settings import ZONES, Settings, get_settings
+from ingestion.synthetic import generate
+
+console = Console()
+DAYS = ("2026-01-01", "2026-01-02")
+
+
+def _bronze(generated: Path, work: Path, day: str, settings: Settings) -> None:
+    # The same bronze writer the medallion tests use (tests/ is not an installed package).
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.support.bronze import write_bronze
+
+    local = work / f"bronze-{day}"
+    write_bronze(generated, local, day, sequence_start={p: 10_000_000 * DAYS.index(day) for p in range(4)})
+    if settings.storage_backend == "file":
+        target = Path(settings.local_lake_dir or "") / "bronze"
+        shutil.copytree(local, target, dirs_exist_ok=True)
+        return
+    with Lake(settings) as lake:
+        for file in sorted(p for p in local.rglob("*") if p.is_file()):
+            lake.upload_file("bronze", file.relative_to(local).as_posix(), file)
+
+
+def _run(label: str) -> dict[str, float]:
+    """One medallion pass through the flow's own task functions, timed per stage."""
+    from flows import medallion as m
+
+    as_of = datetime(2026, 1, 3, tzinfo=UTC)
+    run_id = f"bench-{uuid.uuid4()}"
+    times: dict[str, float] = {}
+    started = time.perf_counter()
+    loads = []
+    for entity in m.SILVER_KEYS:
+        t = time.perf_counter()
+        loads.append(m.load_silver.fn(entity, run_id, as_of))
+        times[f"silver {entity}"] = time.perf_counter() - t
+    t = time.perf_counter()
+    m.build_gold.fn(as_of)
+    times["gold"] = time.perf_counter() - t
+    t = time.perf_counter()
+    m.check_quality.fn(run_id, loads, 0.2)
+    times["dq"] = time.perf_counter() - t
+    t = time.perf_counter()
+    m.maintain.fn(168.0)
+    times["maintenance"] = time.perf_counter() - t
+    times["total"] = time.perf_counter() - started
+    console.print(f"{label}: {times['total']:.1f} s ({sum(load.bronze for load in loads):,} bronze rows)")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sf", type=float, default=1.0)
+    args = parser.parse_args()
+
+    from prefect.logging import disable_run_logger
+
+    work = Path(tempfile.mkdtemp(prefix="bench-medallion-"))
+    generated = work / "generated"
+    generate(generated, sf=args.sf, seed=7, days=2, start=date(2026, 1, 1))
+    base = Settings(state_dir=work / "state", blob_port=free_port(), dfs_port=free_port())
+    launcher = Launcher(base.state_dir)
+    results: dict[str, dict[str, float]] = {}
+    with running(launcher, [azurite_spec(base), dfs_spec(base)]), disable_run_logger():
+        import os
+
+        from infra.spark import build_spark_session
+
+        t = time.perf_counter()
+        spark = build_spark_session(base, app_name="bench-medallion")
+        spark_start = time.perf_counter() - t
+        for backend in ("abfs", "file"):
+            prefix = f"b{uuid.uuid4().hex[:6]}"
+            settings = base.model_copy(
+                update={
+                    "storage_backend": backend,
+                    "local_lake_dir": work / "lake",
+                    **{f"{z}_container": f"{prefix}-{z}" for z in ZONES},
+                }
+            )
+            if backend == "abfs":
+                with Lake(settings) as lake:
+                    lake.ensure_zones()
+            os.environ.update(settings.to_env())
+            get_settings.cache_clear()
+            _bronze(generated, work, DAYS[0], settings)
+            results[f"{backend} full"] = _run(f"{backend} full")
+            _bronze(generated, work, DAYS[1], settings)
+            results[f"{backend} incremental"] = _run(f"{backend} incremental (+2%)")
+        spark.stop()
+
+    table = Table(
+        title=f"medallion at SF{args.sf:g} (Spark start {spark_start:.1f} s, not in the totals below)"
+    )
+    table.add_column("stage")
+    for label in results:
+        table.add_column(label, justify="right")
+    for stage in results["abfs full"]:
+        table.add_row(stage, *[f"{results[label][stage]:.1f} s" for label in results])
+    console.print(table)
+    full, incremental = results["abfs full"]["total"], results["abfs incremental"]["total"]
+    console.print(f"full run incl. Spark start (abfs): {full + spark_start:.1f} s")
+    console.print(f"incremental / full (abfs): {incremental / full:.2f}")
+    console.print(f"abfs / local disk (full): {full / results['file full']['total']:.2f}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
