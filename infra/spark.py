@@ -80,6 +80,11 @@ def storage_conf(settings: Settings) -> dict[str, str]:
             "spark.hadoop.fs.azure.account.auth.type": "SharedKey",
             f"spark.hadoop.fs.azure.account.key.{host}": key,
             "spark.hadoop.fs.azure.account.expect.header.enabled": "false",
+            # Hadoop 3.5's default ABFS HTTP client (Apache) refuses plain http ("SSL socket factory may
+            # not be null"); the JDK client serves the local endpoint. Its metrics thread would also post
+            # to the account at shutdown.
+            "spark.hadoop.fs.azure.networking.library": "JDK_HTTP_URL_CONNECTION",
+            "spark.hadoop.fs.azure.metrics.collection.enabled": "false",
         }
     else:
         # Azure: OAuth through the identity the cluster runs as (managed identity / workload identity).
