@@ -217,6 +217,10 @@ def demo(
     sf: Annotated[float, typer.Option(help="Scale factor of the synthetic data.")] = 0.01,
 ) -> None:
     """Start the local stack, create the deployments and run the pipeline once: the README's first command."""
+    import os
+
+    # The app_events API serves the same synthetic day as the pipeline generates.
+    os.environ.setdefault("LAKEHOUSE_API_SF", str(sf))
     up(None)
     deploy()
     run(sf=sf, seed=7, days=1)
