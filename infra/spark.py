@@ -121,6 +121,10 @@ def build_spark_session(
         "spark.driver.memory": settings.spark_driver_memory,
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        # Delta rebuilds table state with 50 tasks and VACUUM lists with 10,000 by default: on a laptop that
+        # is pure scheduling overhead. Both follow the shuffle partitions (raise those on a cluster).
+        "spark.databricks.delta.snapshotPartitions": str(settings.spark_shuffle_partitions),
+        "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(settings.spark_shuffle_partitions),
         # Power BI's DeltaLake.Table reads reader 1 / writer 2 only.
         "spark.databricks.delta.properties.defaults.enableDeletionVectors": "false",
         "spark.databricks.delta.properties.defaults.columnMapping.mode": "none",
