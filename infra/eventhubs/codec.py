@@ -95,7 +95,8 @@ _SYMBOLIC_DESCRIPTORS = {
     "amqp:released:list": RELEASED, "amqp:modified:list": MODIFIED, "amqp:received:list": RECEIVED,
     "amqp:sasl-mechanisms:list": SASL_MECHANISMS, "amqp:sasl-init:list": SASL_INIT,
     "amqp:sasl-outcome:list": SASL_OUTCOME, "amqp:header:list": HEADER,
-    "amqp:delivery-annotations:map": DELIVERY_ANNOTATIONS, "amqp:message-annotations:map": MESSAGE_ANNOTATIONS,
+    "amqp:delivery-annotations:map": DELIVERY_ANNOTATIONS,
+    "amqp:message-annotations:map": MESSAGE_ANNOTATIONS,
     "amqp:properties:list": PROPERTIES, "amqp:application-properties:map": APPLICATION_PROPERTIES,
     "amqp:data:binary": DATA, "amqp:amqp-sequence:list": AMQP_SEQUENCE, "amqp:amqp-value:*": AMQP_VALUE,
     "amqp:footer:map": FOOTER,
@@ -165,7 +166,10 @@ def encode(value: Any) -> bytes:
     if isinstance(value, uuid.UUID):
         return b"\x98" + value.bytes
     if isinstance(value, Described):
-        return b"\x00" + encode(value.descriptor) + encode(value.value)
+        descriptor = value.descriptor
+        if type(descriptor) is int:  # a decoded numeric descriptor is a ulong on the wire
+            descriptor = ULong(descriptor)
+        return b"\x00" + encode(descriptor) + encode(value.value)
     if isinstance(value, dict):
         return encode_map(value)
     if isinstance(value, Array):
@@ -266,16 +270,19 @@ def skip(buf: bytes, pos: int) -> int:
 
 def decode(buf: bytes, pos: int = 0) -> tuple[Any, int]:
     """Decode the value at ``pos``; returns it and the position after it."""
-    code = buf[pos]
-    pos += 1
+    return decode_as(buf[pos], buf, pos + 1)
+
+
+def decode_as(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
+    """Decode a value of constructor ``code`` whose body starts at ``pos`` (arrays share constructors)."""
     if code == 0x40:
         return None, pos
     if code == 0xA1:
         n = buf[pos]
-        return buf[pos + 1 : pos + 1 + n].decode("utf-8"), pos + 1 + n
+        return bytes(buf[pos + 1 : pos + 1 + n]).decode("utf-8"), pos + 1 + n
     if code == 0xA3:
         n = buf[pos]
-        return Symbol(buf[pos + 1 : pos + 1 + n].decode("ascii")), pos + 1 + n
+        return Symbol(bytes(buf[pos + 1 : pos + 1 + n]).decode("ascii")), pos + 1 + n
     if code == 0xA0:
         n = buf[pos]
         return bytes(buf[pos + 1 : pos + 1 + n]), pos + 1 + n
@@ -319,10 +326,10 @@ def decode(buf: bytes, pos: int = 0) -> tuple[Any, int]:
         return chr(_unpack_I(buf, pos)[0]), pos + 4
     if code in (0xB0, 0xB1, 0xB3):
         n = _unpack_I(buf, pos)[0]
-        raw = buf[pos + 4 : pos + 4 + n]
+        raw = bytes(buf[pos + 4 : pos + 4 + n])
         if code == 0xB0:
-            return bytes(raw), pos + 4 + n
-        text = bytes(raw).decode("utf-8")
+            return raw, pos + 4 + n
+        text = raw.decode("utf-8")
         return (Symbol(text) if code == 0xB3 else text), pos + 4 + n
     if code == 0x45:
         return [], pos
@@ -342,24 +349,26 @@ def decode(buf: bytes, pos: int = 0) -> tuple[Any, int]:
         return dict(zip(values[0::2], values[1::2], strict=True)), pos
     if code in (0xE0, 0xF0):
         if code == 0xE0:
+            end = pos + 1 + buf[pos]
             count = buf[pos + 1]
             pos += 2
         else:
+            end = pos + 4 + _unpack_I(buf, pos)[0]
             count = _unpack_I(buf, pos + 4)[0]
             pos += 8
         if count == 0:
-            return [], pos + 1 if pos < len(buf) else pos
+            return [], end
         element_code = buf[pos]
         pos += 1
+        if element_code == 0x00:  # described elements share one descriptor
+            descriptor, pos = decode(buf, pos)
+            element_code = buf[pos]
+            pos += 1
         items = []
-        scratch = bytearray(1)
         for _ in range(count):
-            scratch[0] = element_code
-            # Re-attach the shared constructor to each element so ``decode`` can read it.
-            value, used = decode(bytes(scratch) + bytes(buf[pos : pos + _element_span(buf, pos, element_code)]))
-            pos += used - 1
+            value, pos = decode_as(element_code, buf, pos)
             items.append(value)
-        return items, pos
+        return items, end
     if code == 0x74:  # decimal32
         return bytes(buf[pos : pos + 4]), pos + 4
     if code == 0x84:  # decimal64
@@ -367,19 +376,6 @@ def decode(buf: bytes, pos: int = 0) -> tuple[Any, int]:
     if code == 0x94:  # decimal128
         return bytes(buf[pos : pos + 16]), pos + 16
     raise DecodeError(f"unknown AMQP constructor 0x{code:02x} at {pos - 1}")
-
-
-def _element_span(buf: bytes, pos: int, element_code: int) -> int:
-    """Bytes taken by one array element (after the shared constructor)."""
-    width = _FIXED_WIDTH.get(element_code)
-    if width is not None:
-        return width
-    kind = element_code & 0xF0
-    if kind in (0xA0, 0xC0, 0xE0):
-        return 1 + buf[pos]
-    if kind in (0xB0, 0xD0, 0xF0):
-        return 4 + _unpack_I(buf, pos)[0]
-    raise DecodeError(f"unsupported array element constructor 0x{element_code:02x}")
 
 
 def decode_performative(body: bytes) -> tuple[int, list[Any], int]:
@@ -422,16 +418,21 @@ class Section(NamedTuple):
     end: int
 
 
+def section_at(message: bytes, pos: int) -> Section:
+    """The section starting at ``pos``, located but not decoded."""
+    if message[pos] != 0x00:
+        raise DecodeError(f"message section must be described (byte 0x{message[pos]:02x} at {pos})")
+    descriptor, value_start = decode(message, pos + 1)
+    return Section(descriptor_code(descriptor), pos, value_start, skip(message, value_start))
+
+
 def iter_sections(message: bytes) -> Iterator[Section]:
     """The sections of an encoded message, located but not decoded."""
     pos, end = 0, len(message)
     while pos < end:
-        if message[pos] != 0x00:
-            raise DecodeError(f"message section must be described (byte 0x{message[pos]:02x} at {pos})")
-        descriptor, value_start = decode(message, pos + 1)
-        value_end = skip(message, value_start)
-        yield Section(descriptor_code(descriptor), pos, value_start, value_end)
-        pos = value_end
+        section = section_at(message, pos)
+        yield section
+        pos = section.end
 
 
 def binary_value(message: bytes, value_start: int) -> bytes:
