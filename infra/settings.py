@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     eventhubs_config: Path = PROJECT_ROOT / "infra" / "Config.json"
     reviews_hub: str = "product-reviews"
     eventhubs_retention_hours: float = 24.0
+    # fsync each appended batch of a partition log (slower; survives a power loss, not just a crash).
+    eventhubs_fsync: bool = False
     capture_enabled: bool = True
     # Azure's default window is 300 s (60-900); locally a minute keeps a demo run short.
     capture_window_seconds: float = 60.0

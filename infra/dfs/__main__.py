@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     app = DfsApp(settings, delete_batch=args.delete_batch)
     config = uvicorn.Config(
         app,
-        host=settings.host,
+        host=settings.listen_host,
         port=settings.dfs_port,
         lifespan="on",
         access_log=False,

@@ -83,7 +83,7 @@ class DfsApp:
         if settings.storage_key is None:
             raise ValueError("the DFS endpoint needs LAKEHOUSE_STORAGE_KEY (Azurite's key locally)")
         self.account = settings.storage_account
-        self.blob_url = f"http://{settings.host}:{settings.blob_port}"
+        self.blob_url = f"http://{settings.blob_host or settings.host}:{settings.blob_port}"
         self.auth = Authenticator(self.account, settings.storage_key.get_secret_value())
         self.delete_batch = delete_batch
         self.client: httpx.AsyncClient | None = None

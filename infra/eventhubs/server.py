@@ -47,12 +47,9 @@ class ServerOptions:
     @classmethod
     def from_settings(cls, settings: Settings) -> ServerOptions:
         key = settings.eventhubs_key.get_secret_value() if settings.eventhubs_key else ""
-        # ``eventhubs_fsync`` is not a Settings field yet; LAKEHOUSE_EVENTHUBS_FSYNC=true turns it on.
-        fsync = str(
-            getattr(settings, "eventhubs_fsync", os.environ.get("LAKEHOUSE_EVENTHUBS_FSYNC", ""))
-        ).lower()
+        fsync = str(settings.eventhubs_fsync).lower()
         return cls(
-            host=settings.host,
+            host=settings.listen_host,
             amqp_port=settings.amqp_port,
             health_port=settings.eventhubs_health_port,
             namespace=load_config(settings.eventhubs_config),

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -173,11 +174,22 @@ def test_gold_figures_are_exact(runs: Runs, spark: SparkSession) -> None:
 def test_power_bi_measures_match_the_clean_data(runs: Runs) -> None:
     expected = expected_gold(runs.generated, [DAY1, DAY2], AS_OF.date())
     measures = core_measures_from_gold(runs.gold_export)
-    assert (measures.revenue, measures.orders, measures.review_count) == (
-        expected.revenue,
-        expected.net_order_count,
-        expected.review_count,
-    )
+    four = Decimal("0.0001")
+    assert {
+        "Revenue": measures.revenue,
+        "Orders": measures.orders,
+        "Average Order Value": measures.average_order_value.quantize(four),  # type: ignore[union-attr]
+        "Return Rate": round(measures.return_rate, 4),  # type: ignore[arg-type]
+        "Average Rating": round(measures.average_rating, 4),  # type: ignore[arg-type]
+        "Review Count": measures.review_count,
+    } == {
+        "Revenue": expected.revenue,
+        "Orders": expected.order_count,
+        "Average Order Value": (expected.revenue / expected.net_order_count).quantize(four),
+        "Return Rate": round(expected.returned_order_count / expected.order_count, 4),
+        "Average Rating": float(expected.average_rating),  # type: ignore[arg-type]
+        "Review Count": expected.review_count,
+    }
 
 
 def test_power_bi_model_matches_the_real_gold_tables(runs: Runs) -> None:
