@@ -1,40 +1,15 @@
-"""One plain local SparkSession for the transform tests (no storage stack), and tiny-table helpers."""
+"""Tiny-table helpers of the transform tests (the session's SparkSession comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from infra.settings import Settings
-
 LOAD_ID = "load-1"
 INGESTED_AT = datetime(2026, 1, 2, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="session")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
-    """A local[2] session with the project's configuration (UTC, Delta, Power BI defaults), UI off."""
-    from infra.spark import build_spark_session
-
-    lake_dir: Path = tmp_path_factory.mktemp("transforms-lake")
-    settings = Settings(
-        storage_backend="file",
-        local_lake_dir=lake_dir,
-        state_dir=lake_dir / "state",
-        spark_master="local[2]",
-        spark_shuffle_partitions=2,
-        spark_driver_memory="2g",
-    )
-    session = build_spark_session(
-        settings, app_name="transforms-tests", extra_conf={"spark.ui.enabled": "false"}
-    )
-    yield session
-    session.stop()
 
 
 def ts(text: str) -> datetime:
