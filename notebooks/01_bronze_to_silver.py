@@ -9,6 +9,7 @@
 # COMMAND ----------
 
 import uuid
+import os
 from datetime import UTC, datetime
 
 from flows.medallion import SILVER_KEYS, load_silver, silver_url, spark_session
@@ -17,7 +18,8 @@ from infra.settings import get_settings
 settings = get_settings()
 spark = spark_session(settings)
 run_id = f"notebook-{uuid.uuid4()}"
-as_of = datetime.now(UTC)
+# The instant the future starts (no-future checks, RFM recency): a fixed value makes a run repeatable.
+as_of = datetime.fromisoformat(os.environ.get("LAKEHOUSE_AS_OF") or datetime.now(UTC).isoformat())
 
 # COMMAND ----------
 

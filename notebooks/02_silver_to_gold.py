@@ -7,6 +7,7 @@
 
 # COMMAND ----------
 
+import os
 from datetime import UTC, datetime
 
 from flows.medallion import GOLD_TABLES, build_gold, gold_url, spark_session
@@ -14,10 +15,12 @@ from infra.settings import get_settings
 
 settings = get_settings()
 spark = spark_session(settings)
+# The instant RFM recency is measured from: a fixed value makes a rebuild repeatable.
+as_of = datetime.fromisoformat(os.environ.get("LAKEHOUSE_AS_OF") or datetime.now(UTC).isoformat())
 
 # COMMAND ----------
 
-gold_rows = build_gold.fn(datetime.now(UTC))
+gold_rows = build_gold.fn(as_of)
 for table in GOLD_TABLES:
     print(f"{table:22} {gold_rows[table]:>9,} rows  {gold_url(settings, table)}")
 

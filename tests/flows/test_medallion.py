@@ -246,6 +246,7 @@ def test_the_notebooks_run_end_to_end_on_the_same_lake(runs: Runs, tmp_path: Pat
         for key, value in runs.settings.to_env().items():
             env.setenv(key, value)
         env.setenv("LAKEHOUSE_NOTEBOOK_OUT", str(tmp_path))
+        env.setenv("LAKEHOUSE_AS_OF", AS_OF.isoformat())
         get_settings.cache_clear()
         first = runpy.run_path(str(notebooks / "01_bronze_to_silver.py"))
         second = runpy.run_path(str(notebooks / "02_silver_to_gold.py"))
