@@ -226,11 +226,72 @@ def demo(
     run(sf=sf, seed=7, days=1)
 
 
+@app.command("generate-batch")
+def generate_batch_command(
+    sf: Annotated[float, typer.Option(help="Scale factor.")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    days: Annotated[int, typer.Option(help="Daily batches (day 0 = initial load).")] = 1,
+) -> None:
+    """Drop the batch CSV files (customers, products, orders, order_lines) into landing/batch/."""
+    _use_local_prefect()
+    from flows.batch import generate_batch
+
+    console.print(f"{len(generate_batch(sf=sf, seed=seed, days=days))} file(s) in landing")
+
+
+@app.command("copy-batch")
+def copy_batch_command() -> None:
+    """Copy new landing CSV files to bronze (MD5 manifest; bad headers go to landing/_rejected/)."""
+    _use_local_prefect()
+    from flows.batch import copy_batch_to_bronze
+
+    outcomes = copy_batch_to_bronze()
+    console.print(f"{len(outcomes)} file(s) considered; see the `batch-copy` artifact for each outcome")
+
+
+@app.command("send-reviews")
+def send_reviews_command(
+    count: Annotated[int | None, typer.Option(help="Send only the first N reviews of the day.")] = None,
+    rate: Annotated[float, typer.Option(help="Events per second (0 = as fast as possible).")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    sf: Annotated[float, typer.Option(help="Scale factor.")] = 0.01,
+    day: Annotated[int, typer.Option(help="Which generated day to send.")] = 0,
+) -> None:
+    """Send synthetic reviews to Event Hubs (partition key = product_id); Capture lands them as Avro."""
+    _use_local_prefect()
+    from flows.reviews import send_reviews
+
+    report = send_reviews(count=count, rate=rate, seed=seed, sf=sf, day=day)
+    console.print(f"sent {report.events:,} events in {report.batches} batches: {report.events_by_partition}")
+
+
+@app.command("land-reviews")
+def land_reviews_command() -> None:
+    """Copy the Capture files not copied yet from landing to bronze (copy log in the lake)."""
+    _use_local_prefect()
+    from flows.reviews import land_reviews
+
+    console.print(f"{len(land_reviews())} Capture file(s) copied to bronze")
+
+
+@app.command("pull-app-events")
+def pull_app_events_command(
+    limit: Annotated[int, typer.Option(help="Events per page.")] = 1000,
+    timeout_seconds: Annotated[float, typer.Option(help="HTTP timeout per request.")] = 10.0,
+) -> None:
+    """Pull app_events from the HTTP API since the watermark into landing and bronze Parquet."""
+    _use_local_prefect()
+    from flows.app_events import pull_app_events
+
+    console.print(pull_app_events(limit=limit, timeout_seconds=timeout_seconds))
+
+
 @app.command()
 def medallion(
     maintenance: Annotated[bool, typer.Option(help="Also OPTIMIZE and VACUUM.")] = True,
 ) -> None:
     """Run the medallion flow once (bronze -> silver -> gold, data quality) against the running stack."""
+    _use_local_prefect()
     from flows.medallion import medallion as medallion_flow
 
     result = medallion_flow(run_maintenance=maintenance)
