@@ -299,7 +299,10 @@ def main() -> None:
     described = f"sf={config.sf}, seed={config.seed}, days={config.days}, faults={config.faults or 'none'}"
     print(f"app_events API: {len(feed)} events ({described})", flush=True)
     uvicorn.run(
-        create_app(feed, token, config), host=settings.listen_host, port=settings.api_port, log_level="warning"
+        create_app(feed, token, config),
+        host=settings.listen_host,
+        port=settings.api_port,
+        log_level="warning",
     )
 
 
