@@ -16,27 +16,9 @@ import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-CAPTURE_SCHEMA = fastavro.parse_schema(
-    {
-        "type": "record",
-        "name": "EventData",
-        "namespace": "Microsoft.ServiceBus.Messaging",
-        "fields": [
-            {"name": "SequenceNumber", "type": "long"},
-            {"name": "Offset", "type": "string"},
-            {"name": "EnqueuedTimeUtc", "type": "string"},
-            {
-                "name": "SystemProperties",
-                "type": {"type": "map", "values": ["long", "double", "string", "bytes"]},
-            },
-            {
-                "name": "Properties",
-                "type": {"type": "map", "values": ["long", "double", "string", "bytes", "null"]},
-            },
-            {"name": "Body", "type": ["null", "bytes"]},
-        ],
-    }
-)
+from infra.eventhubs import capture
+
+CAPTURE_SCHEMA = fastavro.parse_schema(capture.CAPTURE_SCHEMA)
 PARTITIONS = 4
 APP_EVENT_COLUMNS = (
     "event_id",
@@ -84,7 +66,7 @@ def _write_capture(
             {
                 "SequenceNumber": sequence,
                 "Offset": str(sequence * 1000),
-                "EnqueuedTimeUtc": enqueued.strftime("%-m/%-d/%Y %-I:%M:%S %p"),
+                "EnqueuedTimeUtc": capture.format_enqueued_time(int(enqueued.timestamp() * 1000)),
                 "SystemProperties": {
                     "x-opt-enqueued-time": int(enqueued.timestamp() * 1000),
                     "x-opt-partition-key": review.get("product_id") or "",
