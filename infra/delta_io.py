@@ -207,8 +207,8 @@ def optimize(spark: SparkSession, url: str, zorder_by: Sequence[str] = ()) -> No
 def vacuum(spark: SparkSession, url: str, retention_hours: float) -> bool:
     """Delete files no version within ``retention_hours`` needs (time travel keeps that window).
 
-    Skipped (False) when every commit is younger than the window: then no file can be old enough. LITE mode
-    finds the removable files from the transaction log instead of listing the whole folder.
+    Skipped (False) when every commit is younger than the window: then no file can be old enough. A full
+    VACUUM (not LITE) also removes files that crashed writers left behind without committing them.
     """
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
@@ -216,7 +216,7 @@ def vacuum(spark: SparkSession, url: str, retention_hours: float) -> bool:
     oldest = DeltaTable.forPath(spark, url).history().agg(F.min("timestamp")).first()[0]
     if oldest is not None and (datetime.now(oldest.tzinfo) - oldest).total_seconds() < retention_hours * 3600:
         return False
-    spark.sql(f"VACUUM delta.`{url}` RETAIN {retention_hours:g} HOURS LITE")
+    DeltaTable.forPath(spark, url).vacuum(retention_hours)
     return True
 
 

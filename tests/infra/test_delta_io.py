@@ -97,7 +97,8 @@ def test_checksum_ignores_row_order_and_file_layout(spark: SparkSession, tmp_pat
 def test_optimize_compacts_and_vacuum_keeps_the_snapshot(spark: SparkSession, tmp_path: Path) -> None:
     url = str(tmp_path / "facts")
     for i in range(4):
-        delta_io.append(spark.createDataFrame([(i,)], "id int"), url)
+        delta_io.append(spark.createDataFrame([(i,)], "id int").coalesce(1), url)
+    (Path(url) / "part-orphan-of-a-crashed-writer.snappy.parquet").write_bytes(b"never committed")
     delta_io.optimize(spark, url, zorder_by=["id"])
     assert delta_io.file_count(spark, url) == 1
     parquet_before = len(list(Path(url).glob("*.parquet")))
@@ -106,6 +107,6 @@ def test_optimize_compacts_and_vacuum_keeps_the_snapshot(spark: SparkSession, tm
         delta_io.vacuum(spark, url, retention_hours=0)
     finally:
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "true")
-    # The four appended files are gone from disk; only the compacted one stays.
-    assert (parquet_before, len(list(Path(url).glob("*.parquet")))) == (5, 1)
+    # The four appended files and the orphan are gone from disk; only the compacted file stays.
+    assert (parquet_before, len(list(Path(url).glob("*.parquet")))) == (6, 1)
     assertDataFrameEqual(spark.read.format("delta").load(url), [(0,), (1,), (2,), (3,)])
