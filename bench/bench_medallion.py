@@ -40,7 +40,7 @@ def _bronze(generated: Path, work: Path, day: str, settings: Settings) -> None:
     local = work / f"bronze-{day}"
     write_bronze(generated, local, day, sequence_start={p: 10_000_000 * DAYS.index(day) for p in range(4)})
     if settings.storage_backend == "file":
-        target = Path(settings.local_lake_dir or "") / "bronze"
+        target = Path(settings.local_lake_dir or "") / settings.container("bronze")
         shutil.copytree(local, target, dirs_exist_ok=True)
         return
     with Lake(settings) as lake:
