@@ -32,7 +32,7 @@ WORK_POOL = "lakehouse-process"
 
 def prefect_env(settings: Settings) -> dict[str, str]:
     """Prefect's own settings for the local server, worker and CLI: state under the project, no analytics."""
-    api = f"http://{settings.host}:{settings.prefect_port}/api"
+    api = settings.prefect_api_url
     return {
         "PREFECT_HOME": str(settings.state_dir / "prefect"),
         "PREFECT_API_URL": api,

@@ -38,6 +38,20 @@ def make_settings(state_dir: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def with_fresh_zones(settings: Settings, **overrides: object) -> Settings:
+    """``settings`` with its own, newly created zone containers (a random prefix), so tests never collide."""
+    import uuid
+
+    from infra.lake import Lake
+    from infra.settings import ZONES
+
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    fresh = settings.model_copy(update={**{f"{z}_container": f"{prefix}-{z}" for z in ZONES}, **overrides})
+    with Lake(fresh) as lake:
+        lake.ensure_zones()
+    return fresh
+
+
 @pytest.fixture(scope="session")
 def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings of the session's local stack (Azurite + DFS endpoint)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -20,13 +19,13 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 
 from flows.lakehouse import PipelineResult, lakehouse
-from infra.lake import Lake
 from infra.launcher import Launcher, free_port, running
 from infra.services import eventhubs_spec
-from infra.settings import ZONES, Settings, get_settings
+from infra.settings import Settings, get_settings
 from ingestion.app_events_api import ApiConfig
 from ingestion.services import app_events_api_spec
 from ingestion.synthetic import generate
+from tests.conftest import with_fresh_zones
 from tests.support.expected import bad_ids
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e, pytest.mark.spark]
@@ -46,20 +45,15 @@ class Pipeline:
 
 @pytest.fixture(scope="module")
 def pipeline(lake_stack: Settings, prefect_harness: None, spark, tmp_path_factory) -> Iterator[Pipeline]:  # type: ignore[no-untyped-def]
-    prefix = f"p{uuid.uuid4().hex[:8]}"
-    settings = lake_stack.model_copy(
-        update={
-            **{f"{z}_container": f"{prefix}-{z}" for z in ZONES},
-            "state_dir": tmp_path_factory.mktemp("pipeline-state"),
-            "cache_dir": tmp_path_factory.mktemp("pipeline-cache"),
-            "amqp_port": free_port(),
-            "eventhubs_health_port": free_port(),
-            "api_port": free_port(),
-            "capture_window_seconds": 2.0,
-        }
+    settings = with_fresh_zones(
+        lake_stack,
+        state_dir=tmp_path_factory.mktemp("pipeline-state"),
+        cache_dir=tmp_path_factory.mktemp("pipeline-cache"),
+        amqp_port=free_port(),
+        eventhubs_health_port=free_port(),
+        api_port=free_port(),
+        capture_window_seconds=2.0,
     )
-    with Lake(settings) as lake:
-        lake.ensure_zones()
     generated = tmp_path_factory.mktemp("generated")
     generate(generated, sf=SF, seed=SEED, days=1, start=START)
     api = ApiConfig(sf=SF, seed=SEED, days=1, start=START)

@@ -6,7 +6,6 @@ checked against the generator's manifest and against gold figures computed in pl
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,9 +22,10 @@ from infra import delta_io
 from infra.gold_export import export_gold
 from infra.gold_measures import core_measures_from_gold
 from infra.lake import Lake
-from infra.settings import ZONES, Settings, get_settings
+from infra.settings import Settings, get_settings
 from infra.tmdl import check_model_against_delta
 from ingestion.synthetic import generate
+from tests.conftest import with_fresh_zones
 from tests.support.bronze import write_bronze
 from tests.support.expected import expected_gold, manifest
 
@@ -88,10 +88,7 @@ def runs(
     lake_stack: Settings, prefect_harness: None, spark: SparkSession, tmp_path_factory
 ) -> Iterator[Runs]:  # type: ignore[no-untyped-def]
     """Three medallion runs on fresh zone containers: day 1, day 1 again, day 2 (with maintenance)."""
-    prefix = f"m{uuid.uuid4().hex[:8]}"
-    settings = lake_stack.model_copy(update={f"{z}_container": f"{prefix}-{z}" for z in ZONES})
-    with Lake(settings) as lake:
-        lake.ensure_zones()
+    settings = with_fresh_zones(lake_stack)
     generated = tmp_path_factory.mktemp("generated")
     generate(generated, sf=SF, seed=SEED, days=DAYS, start=date(2026, 1, 1))
     local = tmp_path_factory.mktemp("bronze")
