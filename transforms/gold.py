@@ -288,10 +288,13 @@ def mart_rfm(fact_sales_df: DataFrame, dim_customer_df: DataFrame, as_of_date: d
         "*",
         F.lit(as_of_date).alias("as_of_date"),
         F.datediff(F.lit(as_of_date), F.col("last_order_date")).alias("recency_days"),
-        _score(F.col("last_order_date").asc()).alias("recency_score"),
-        _score(F.col("frequency").asc()).alias("frequency_score"),
-        _score(F.col("monetary").asc()).alias("monetary_score"),
     )
+    for value, score in (
+        ("last_order_date", "recency_score"),
+        ("frequency", "frequency_score"),
+        ("monetary", "monetary_score"),
+    ):
+        scored_df = _with_score(scored_df, value, score)
     rfm_df = scored_df.join(current_df, "customer_id", "left").select(
         "*",
         F.concat_ws("", "recency_score", "frequency_score", "monetary_score").alias("rfm_score"),
@@ -377,14 +380,47 @@ def _assign_keys(
         known_df = current_dim_df.filter(F.col(key_column) != UNKNOWN_KEY).select(key_column, *natural_key)
         joined_df = df.join(known_df, list(natural_key), "left")
         max_key_df = known_df.agg(F.coalesce(F.max(key_column), F.lit(0)).alias("_max_key"))
-    new_order = Window.orderBy(*reversed(natural_key))
+    numbered_df = _running_total(
+        joined_df.filter(F.col(key_column).isNull()), list(reversed(natural_key)), F.lit(1), "_row_number"
+    )
     new_df = (
-        joined_df.filter(F.col(key_column).isNull())
-        .crossJoin(max_key_df)
-        .withColumn(key_column, (F.col("_max_key") + F.row_number().over(new_order)).cast("int"))
-        .drop("_max_key")
+        numbered_df.crossJoin(max_key_df)
+        .withColumn(key_column, (F.col("_max_key") + F.col("_row_number")).cast("int"))
+        .drop("_max_key", "_row_number")
     )
     return joined_df.filter(F.col(key_column).isNotNull()).unionByName(new_df)
+
+
+def _running_total(df: DataFrame, order_by: list[str], amount: Column, column: str) -> DataFrame:
+    """``df`` plus ``column``: the sum of ``amount`` over every row up to this one in ``order_by`` order.
+
+    A window ordered over the whole table would send every row through one task; here the sorted rows keep
+    their partitions, each partition sums its own rows, and a per-partition offset (one small row per
+    partition, collected) adds what the partitions before it hold. ``order_by`` must order rows totally.
+    """
+    sorted_df = (
+        df.withColumn("_amount", amount.cast("long"))
+        .orderBy(*order_by)
+        .withColumn("_part", F.spark_partition_id())
+        .withColumn("_pos", F.monotonically_increasing_id())
+        # Freeze the sorted partitions: the offsets below must describe the very rows they are added to.
+        .localCheckpoint()
+    )
+    totals = sorted(
+        (row["_part"], row["_total"] or 0)
+        for row in sorted_df.groupBy("_part").agg(F.sum("_amount").alias("_total")).collect()
+    )
+    offsets, running = [], 0
+    for part, total in totals:
+        offsets.append((part, running))
+        running += total
+    offsets_df = df.sparkSession.createDataFrame(offsets, "_part int, _offset long")
+    in_partition = Window.partitionBy("_part").orderBy("_pos").rowsBetween(Window.unboundedPreceding, 0)
+    return (
+        sorted_df.join(F.broadcast(offsets_df), "_part", "left")
+        .withColumn(column, F.coalesce(F.col("_offset"), F.lit(0)) + F.sum("_amount").over(in_partition))
+        .drop("_amount", "_part", "_pos", "_offset")
+    )
 
 
 def _unknown_row(spark: SparkSession, schema: StructType, **values: object) -> DataFrame:
@@ -475,7 +511,19 @@ def _rate(numerator: Column, denominator: Column) -> Column:
     return F.when(denominator > 0, F.round(numerator / denominator, 4)).cast(RATE_TYPE)
 
 
-def _score(worst_to_best: Column) -> Column:
-    """1-5 by quintile of percent rank (ties share a score)."""
-    rank = F.percent_rank().over(Window.orderBy(worst_to_best))
-    return F.least(F.lit(5), F.lit(1) + F.floor(rank * 5)).cast("int")
+def _with_score(df: DataFrame, value: str, score: str) -> DataFrame:
+    """``df`` plus ``score``: 1-5 by quintile of the percent rank of ``value`` (ascending = worst first).
+
+    percent rank = (rows with a smaller value) / (rows - 1), so ties share a score; it is computed over the
+    distinct values and their counts with a distributed running total, not a window over the whole table.
+    """
+    counts_df = df.groupBy(value).agg(F.count("*").alias("_n"))
+    ranked_df = _running_total(counts_df, [value], F.col("_n"), "_up_to").crossJoin(
+        counts_df.agg(F.sum("_n").alias("_rows"))
+    )
+    smaller = F.col("_up_to") - F.col("_n")
+    percent_rank = F.when(F.col("_rows") > 1, smaller / (F.col("_rows") - 1)).otherwise(F.lit(0.0))
+    scores_df = ranked_df.select(
+        value, F.least(F.lit(5), F.lit(1) + F.floor(percent_rank * 5)).cast("int").alias(score)
+    )
+    return df.join(scores_df, value, "left")
