@@ -27,6 +27,7 @@ AVRO_PACKAGE = "org.apache.spark:spark-avro_2.13:4.1.1"
 # hadoop-azure must match the Hadoop bundled in pyspark 4.2.0 (3.5.0): it holds the ABFS driver.
 HADOOP_AZURE_PACKAGE = "org.apache.hadoop:hadoop-azure:3.5.0"
 SPARK_PACKAGES = (DELTA_PACKAGE, AVRO_PACKAGE, HADOOP_AZURE_PACKAGE)
+LOG4J_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 # Delta's kernel modules drag older Hadoop/Parquet/Jackson/log4j jars that pyspark already ships newer.
 SPARK_JAR_EXCLUDES = (
     "org.apache.hadoop:hadoop-client-runtime",
@@ -140,14 +141,38 @@ def build_spark_session(
         conf["spark.jars.packages"] = ",".join(SPARK_PACKAGES)
         conf["spark.jars.excludes"] = ",".join(SPARK_JAR_EXCLUDES)
     conf |= storage_conf(settings)
+    log_file = settings.logs_dir / "spark.log"
+    conf["spark.driver.extraJavaOptions"] = (
+        f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG} -Dlakehouse.spark.log={log_file}"
+    )
     conf |= extra_conf or {}
+    _launch_jvm_logging_to(log_file, conf)
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
     if not jars:
         _record_jars(settings, spark)
     return spark
+
+
+def _launch_jvm_logging_to(log_file: Path, conf: dict[str, str]) -> None:
+    """Start the driver JVM with its stdout/stderr in ``log_file`` (unless this process already has one).
+
+    log4j covers Spark's own logging; the JVM also writes start-up warnings straight to stderr, which only
+    the launch can redirect. The session built next reuses this gateway.
+    """
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if SparkContext._gateway is not None:  # the JVM of an earlier session of this process is reused
+        return
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as sink:
+        gateway = launch_gateway(
+            SparkConf(loadDefaults=False).setAll(list(conf.items())),
+            popen_kwargs={"stdout": sink, "stderr": sink},
+        )
+    SparkContext._ensure_initialized(gateway=gateway)
 
 
 def _record_jars(settings: Settings, spark: SparkSession) -> None:
