@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from infra.launcher import Launcher, ServiceSpec, http_probe
-from infra.services import azurite_spec, dfs_spec, eventhubs_spec
+from infra.services import alerts_spec, azurite_spec, dfs_spec, eventhubs_spec
 from infra.settings import PROJECT_ROOT, Settings
 from ingestion.services import app_events_api_spec
 
@@ -18,6 +18,8 @@ def stack_specs(settings: Settings) -> list[ServiceSpec]:
         specs.append(dfs_spec(settings))
     specs.append(eventhubs_spec(settings))
     specs.append(app_events_api_spec(settings))
+    if settings.alert_webhook_url is None:  # alerts go to the local receiver unless a webhook is set
+        specs.append(alerts_spec(settings))
     specs += [prefect_server_spec(settings), prefect_worker_spec(settings)]
     return specs
 

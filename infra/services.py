@@ -74,3 +74,17 @@ def eventhubs_spec(settings: Settings) -> ServiceSpec:
         env=settings.to_env(),
         cwd=PROJECT_ROOT,
     )
+
+
+def alerts_spec(settings: Settings) -> ServiceSpec:
+    """The local webhook receiver that Prefect's alert automations post to (no Slack/Teams needed)."""
+    return ServiceSpec(
+        name="alerts",
+        command=[sys.executable, "-m", "infra.alerts_receiver"],
+        ports={"alerts": settings.alerts_port},
+        port_settings={"alerts": "LAKEHOUSE_ALERTS_PORT"},
+        health=http_probe(f"{settings.alerts_receiver_url}/health", lambda r: r.status_code == 200),
+        url=f"{settings.alerts_receiver_url}/alerts",
+        env=settings.to_env(),
+        cwd=PROJECT_ROOT,
+    )

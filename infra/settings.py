@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     # --- Prefect ------------------------------------------------------------------------------
     prefect_port: int = 4200
 
+    # --- alerts -------------------------------------------------------------------------------
+    # Where Prefect's automations post failed runs and failed data-quality checks: a Slack, Teams or any
+    # webhook URL on Azure (it holds a token: keep it in the environment or Key Vault, never in a file).
+    # Unset locally = the stack's own webhook receiver (`lakehouse alerts` shows what it got).
+    alert_webhook_url: SecretStr | None = None
+    alerts_port: int = 4280
+
     # --- Spark --------------------------------------------------------------------------------
     spark_master: str = "local[*]"
     spark_shuffle_partitions: int = 8
@@ -192,6 +199,27 @@ class Settings(BaseSettings):
     @property
     def prefect_api_url(self) -> str:
         return f"http://{self.host}:{self.prefect_port}/api"
+
+    @property
+    def prefect_ui_url(self) -> str:
+        return f"http://{self.host}:{self.prefect_port}"
+
+    @property
+    def alerts_receiver_url(self) -> str:
+        """The local webhook receiver (local profile)."""
+        return f"http://{self.host}:{self.alerts_port}"
+
+    @property
+    def alert_target(self) -> str:
+        """The URL alerts are posted to: the setting, else the local receiver."""
+        if self.alert_webhook_url is not None:
+            return self.alert_webhook_url.get_secret_value()
+        if not self.is_local:
+            raise ValueError(
+                "profile 'azure' posts alerts to LAKEHOUSE_ALERT_WEBHOOK_URL (a Slack, Teams or any webhook);"
+                " set it in the environment or from Key Vault"
+            )
+        return f"{self.alerts_receiver_url}/alerts"
 
     # --- zone map -----------------------------------------------------------------------------
     def container(self, zone: Zone) -> str:

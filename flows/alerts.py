@@ -1,0 +1,105 @@
+"""Alerts: a notification block and two Prefect automations, created by ``lakehouse deploy``.
+
+* ``lakehouse-run-failed``: a deployment's flow run ends Failed, Crashed or TimedOut. Subflows are covered by
+  their parent's run (they have no deployment), so one failing scheduled run is one message.
+* ``lakehouse-dq-failed``: the medallion emits ``lakehouse.dq.failed`` when an error-severity table check
+  fails, naming the run and every failing check. That run ends in the state ``DataQualityFailed`` (type
+  FAILED), which the first automation does not match, so a data-quality failure is one message too.
+
+Both send to the ``lakehouse-alerts`` Custom Webhook block, whose URL is ``Settings.alert_target``: the
+stack's own receiver locally, a Slack/Teams/any webhook on Azure (``LAKEHOUSE_ALERT_WEBHOOK_URL``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prefect.automations import Automation, EventTrigger, Posture, SendNotification
+from prefect.blocks.notifications import CustomWebhookNotificationBlock
+from prefect.client.orchestration import get_client
+
+from infra.settings import Settings
+
+ALERTS_BLOCK = "lakehouse-alerts"
+RUN_FAILED = "lakehouse-run-failed"
+DQ_FAILED = "lakehouse-dq-failed"
+DQ_EVENT = "lakehouse.dq.failed"
+DQ_FAILED_STATE = "DataQualityFailed"
+
+RUN_FAILED_BODY = (
+    "Flow run '{{ flow_run.name }}' of flow '{{ flow.name }}' (deployment '{{ deployment.name }}') ended "
+    "{{ flow_run.state.name }}: {{ flow_run.state.message }}\n{{ flow_run|ui_url }}"
+)
+DQ_FAILED_BODY = (
+    "Data quality failed in {{ event.resource['prefect.resource.name'] }} "
+    "(flow run {{ event.payload.flow_run_id }}): {{ event.payload.summary }}"
+)
+
+
+def save_alerts_block(settings: Settings) -> CustomWebhookNotificationBlock:
+    """The webhook every alert is posted to; Slack and Teams read ``text``, the local receiver keeps all."""
+    block = CustomWebhookNotificationBlock(
+        name="lakehouse",
+        url=settings.alert_target,
+        json_data={"subject": "{{subject}}", "text": "{{body}}", "source": "{{name}}"},
+        timeout=10,
+    )
+    block.save(ALERTS_BLOCK, overwrite=True)
+    return block
+
+
+def alert_automations(block_id: object) -> list[Automation]:
+    """The two automations, as Prefect objects (not yet created)."""
+    return [
+        Automation(
+            name=RUN_FAILED,
+            description="A deployment's flow run failed, crashed or timed out.",
+            trigger=EventTrigger(
+                expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.TimedOut"},
+                match={"prefect.resource.id": "prefect.flow-run.*"},
+                match_related={"prefect.resource.role": "deployment"},
+                posture=Posture.Reactive,
+                threshold=1,
+                within=timedelta(0),
+            ),
+            actions=[
+                SendNotification(
+                    block_document_id=block_id,
+                    subject="lakehouse: flow run {{ flow_run.name }} {{ flow_run.state.name }}",
+                    body=RUN_FAILED_BODY,
+                )
+            ],
+        ),
+        Automation(
+            name=DQ_FAILED,
+            description="An error-severity data-quality check failed in the medallion.",
+            trigger=EventTrigger(
+                expect={DQ_EVENT},
+                match={"prefect.resource.id": "lakehouse.dq.*"},
+                posture=Posture.Reactive,
+                threshold=1,
+                within=timedelta(0),
+            ),
+            actions=[
+                SendNotification(
+                    block_document_id=block_id,
+                    subject="lakehouse: data quality failed ({{ event.payload.failed_checks }} checks)",
+                    body=DQ_FAILED_BODY,
+                )
+            ],
+        ),
+    ]
+
+
+def configure_alerts(settings: Settings) -> list[str]:
+    """Create (or replace) the block and both automations; returns the automation names."""
+    save_alerts_block(settings)
+    block_id = CustomWebhookNotificationBlock.load(ALERTS_BLOCK)._block_document_id
+    names = []
+    with get_client(sync_client=True) as client:
+        for automation in alert_automations(block_id):
+            for existing in client.read_automations_by_name(name=automation.name):
+                client.delete_automation(existing.id)
+            automation.create()
+            names.append(automation.name)
+    return names
