@@ -126,12 +126,17 @@ def report_pull(report: PullReport, landed: list[app_events.LandedPage]) -> None
         get_run_logger().warning("%d page(s) rejected: %s", len(report.rejected), report.rejected)
 
 
-@flow(name="pull-app-events")
+@flow(name="pull-app-events", flow_run_name="pull-app-events")
 def pull_app_events(limit: int = 1000, timeout_seconds: float = 10.0) -> PullReport:
     """Pull every page since the watermark, land it raw, merge into bronze, then advance the watermark.
 
     A page that stays malformed after the retries is rejected (with its reason) and ends the pull there: the
-    pages before it reach bronze, and the next run starts again from the new watermark.
+    pages before it reach bronze, the watermark moves past them, and the run ends Failed
+    (:class:`RejectedPagesError`); the next run starts again from the new watermark.
+
+    Args:
+        limit: Events per page asked of the API.
+        timeout_seconds: HTTP timeout of each request.
     """
     settings = get_settings()
     load_id = new_load_id()
@@ -161,4 +166,19 @@ def pull_app_events(limit: int = 1000, timeout_seconds: float = 10.0) -> PullRep
         rejected=tuple(rejected),
     )
     report_pull(report, landed)
+    if rejected:
+        raise RejectedPagesError(report)
     return report
+
+
+class RejectedPagesError(RuntimeError):
+    """The pull stopped at a page that stayed malformed; what came before it is in bronze."""
+
+    def __init__(self, report: PullReport) -> None:
+        self.report = report
+        pages = "; ".join(f"{r.path} ({r.reason})" for r in report.rejected)
+        super().__init__(
+            f"{len(report.rejected)} app_events page(s) rejected after {PAGE_RETRIES + 1} attempts and kept "
+            f"in landing/_rejected/: {pages}. The {report.pages_landed} page(s) before it reached bronze "
+            f"and the watermark moved to {report.since_after}; fix the source and re-run to go on from there."
+        )

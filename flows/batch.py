@@ -54,11 +54,19 @@ def report_drops(dropped: list[tuple[str, bool]]) -> None:
     )
 
 
-@flow(name="generate-batch")
+@flow(name="generate-batch", flow_run_name="generate-batch-sf{sf}-{days}d")
 def generate_batch(
     sf: float = 0.01, seed: int = 7, days: int = 1, bad_fraction: float = 0.02, start: date = date(2026, 1, 1)
 ) -> list[str]:
-    """Drop customers, products, orders and order_lines CSV of ``days`` batch dates into landing."""
+    """Drop customers, products, orders and order_lines CSV of ``days`` batch dates into landing.
+
+    Args:
+        sf: Scale factor (1 = 100k customers, 300k orders).
+        seed: Random seed; the same seed writes byte-identical files.
+        days: Daily batches (day 0 = the initial load).
+        bad_fraction: Share of deliberately bad records (listed in the generator's manifest).
+        start: Date of day 0.
+    """
     settings = get_settings()
     out, files = generate_csv_files(settings, sf, seed, days, bad_fraction, start)
     dropped = [drop_in_landing(settings, out, file) for file in files]
@@ -100,7 +108,7 @@ def report_batch_copy(load_id: str, outcomes: list[batch.CopyOutcome]) -> None:
     )
 
 
-@flow(name="copy-batch-to-bronze")
+@flow(name="copy-batch-to-bronze", flow_run_name="copy-batch-to-bronze")
 def copy_batch_to_bronze() -> list[batch.CopyOutcome]:
     """Copy new or changed landing batch files to ``bronze/<entity>/ingest_date=<date>/``; reject bad ones."""
     settings = get_settings()

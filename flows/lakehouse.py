@@ -16,10 +16,12 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 
+from flows.alerts import DQ_FAILED_STATE
 from flows.app_events import pull_app_events
 from flows.batch import copy_batch_to_bronze, generate_batch
-from flows.medallion import GOLD_TABLES, MedallionResult, medallion
+from flows.medallion import GOLD_TABLES, DataQualityError, MedallionResult, medallion
 from flows.reviews import enqueued_positions, land_reviews, send_reviews, wait_for_capture
 from infra.lake import Lake
 from infra.settings import Settings, get_settings
@@ -43,7 +45,7 @@ def _step(name: str, call: Callable[[], Any]) -> Any:
         raise PipelineStepError(f"step '{name}' failed: {type(exc).__name__}: {exc}") from exc
 
 
-@flow(name="lakehouse", log_prints=True)
+@flow(name="lakehouse", flow_run_name="lakehouse-sf{sf}-{days}d", log_prints=True)
 def lakehouse(
     sf: float = 0.01,
     seed: int = 7,
@@ -53,8 +55,21 @@ def lakehouse(
     capture_grace_seconds: float = 60.0,
     as_of: datetime | None = None,
     run_maintenance: bool = True,
+    max_quarantine_fraction: float = 0.2,
 ) -> PipelineResult:
-    """Ingest batch CSV, reviews (Event Hubs + Capture) and app_events (HTTP); then the medallion."""
+    """Ingest batch CSV, reviews (Event Hubs + Capture) and app_events (HTTP); then the medallion.
+
+    Args:
+        sf: Scale factor of the synthetic data (1 = 100k customers, 300k orders).
+        seed: Random seed of the synthetic data.
+        days: Daily batches to ingest (day 0 = the initial load).
+        start: Date of day 0.
+        review_rate: Reviews per second sent to Event Hubs (0 = as fast as possible).
+        capture_grace_seconds: How long past one Capture window to wait for the Avro files.
+        as_of: The instant "the future" starts for the medallion's checks (default: now, UTC).
+        run_maintenance: OPTIMIZE and VACUUM after gold.
+        max_quarantine_fraction: Quarantine share above which an entity fails the medallion.
+    """
     steps: dict[str, Any] = {}
     steps["batch-generate"] = _step(
         "batch-generate", lambda: generate_batch(sf=sf, seed=seed, days=days, start=start)
@@ -78,9 +93,20 @@ def lakehouse(
     _step("reviews-capture", lambda: wait_for_capture(settings, targets, timeout))
     steps["reviews-land"] = _step("reviews-land", land_reviews)
     steps["app-events-pull"] = _step("app-events-pull", pull_app_events)
-    result = _step(
-        "medallion", lambda: medallion(as_of=as_of or datetime.now(UTC), run_maintenance=run_maintenance)
-    )
+    try:
+        result = _step(
+            "medallion",
+            lambda: medallion(
+                as_of=as_of or datetime.now(UTC),
+                run_maintenance=run_maintenance,
+                max_quarantine_fraction=max_quarantine_fraction,
+            ),
+        )
+    except PipelineStepError as error:
+        if not isinstance(error.__cause__, DataQualityError):
+            raise
+        # The medallion alerted on its checks; this run ends in the same state, so it does not alert twice.
+        return Failed(name=DQ_FAILED_STATE, message=str(error), data=error)  # type: ignore[return-value]  # a State, not the annotated result
     publish_summary(result)
     return PipelineResult(steps, result)
 

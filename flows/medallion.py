@@ -21,9 +21,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 from prefect.context import get_run_context
+from prefect.events import emit_event
+from prefect.runtime import flow_run as flow_run_runtime
+from prefect.states import Failed
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from flows.alerts import DQ_EVENT, DQ_FAILED_STATE
 from infra import delta_io
 from infra.settings import Settings, get_settings
 from infra.spark import build_spark_session
@@ -415,7 +419,7 @@ class MedallionResult:
     gold_rebuilt: bool
 
 
-@flow(name="medallion", log_prints=True)
+@flow(name="medallion", flow_run_name="medallion", log_prints=True)
 def medallion(
     as_of: datetime | None = None,
     max_quarantine_fraction: float = 0.2,
@@ -424,7 +428,12 @@ def medallion(
 ) -> MedallionResult:
     """Bronze -> silver -> gold with data quality and maintenance; one SparkSession, one Spark run at a time.
 
-    ``as_of`` (default: now, UTC) is the instant "the future" starts for event checks and RFM recency.
+    Args:
+        as_of: The instant "the future" starts for event checks and RFM recency (default: now, UTC).
+        max_quarantine_fraction: An entity whose load quarantines more than this share of its bronze rows
+            fails the run (error-severity check, alerted).
+        vacuum_retention_hours: Time travel that VACUUM keeps.
+        run_maintenance: OPTIMIZE (Z-order) and VACUUM after gold.
     """
     as_of = as_of or datetime.now(UTC)
     run_id = _run_id()
@@ -445,16 +454,42 @@ def medallion(
             gold_rows = gold_row_counts()
     dq = read_dq_results(run_id)
     publish_artifacts(run_id, loads, gold_rows, dq)
-    # Row-level failures are handled by quarantine; a failed table-level error check fails the run.
+    # Row-level failures are handled by quarantine; a failed table-level error check fails the run, in the
+    # state DataQualityFailed, after one `lakehouse.dq.failed` event (the alert names the run and checks).
     breaches = [c for c in checks if c["severity"] == "error" and c["failed_count"]]
     if breaches:
-        failed = "; ".join(
-            f"{c['table_name']}.{c['expectation']}: {c['failed_count']} failed" for c in breaches
+        error = DataQualityError(
+            f"error-severity checks failed (see gold/_ops/dq_results, run {run_id}): {_describe(breaches)}"
         )
-        raise DataQualityError(
-            f"error-severity checks failed (see gold/_ops/dq_results, run {run_id}): {failed}"
-        )
+        announce_dq_failure(run_id, breaches)
+        logger.error("%s", error)
+        # Prefect ends the run in this state and raises `error` to an in-process caller.
+        return Failed(name=DQ_FAILED_STATE, message=str(error), data=error)  # type: ignore[return-value]  # a State, not the annotated result
     return MedallionResult(run_id, loads, gold_rows, dq, changed or not gold_exists)
+
+
+def _describe(checks: list[dict]) -> str:
+    return "; ".join(f"{c['table_name']}.{c['expectation']}: {c['failed_count']} failed" for c in checks)
+
+
+@task(cache_policy=NO_CACHE, task_run_name="dq-alert")
+def announce_dq_failure(run_id: str, breaches: list[dict]) -> None:
+    """Emit ``lakehouse.dq.failed`` for this run (the ``lakehouse-dq-failed`` automation notifies)."""
+    run_name = flow_run_runtime.name or run_id
+    emit_event(
+        event=DQ_EVENT,
+        resource={"prefect.resource.id": f"lakehouse.dq.{run_id}", "prefect.resource.name": run_name},
+        related=[{"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.role": "flow-run"}]
+        if not run_id.startswith("adhoc-")
+        else None,
+        payload={
+            "flow_run_id": run_id,
+            "flow_run_name": run_name,
+            "failed_checks": len(breaches),
+            "checks": [f"{c['table_name']}.{c['expectation']}" for c in breaches],
+            "summary": _describe(breaches),
+        },
+    )
 
 
 @task(cache_policy=NO_CACHE, task_run_name="gold-row-counts")

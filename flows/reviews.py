@@ -69,7 +69,7 @@ def report_send(report: SendReport, hub: str) -> None:
     create_table_artifact(rows, key="send-reviews", description=description)
 
 
-@flow(name="send-reviews")
+@flow(name="send-reviews", flow_run_name="send-reviews-sf{sf}-day{day}")
 def send_reviews(
     count: int | None = None,
     rate: float = 0.0,
@@ -80,7 +80,15 @@ def send_reviews(
 ) -> SendReport:
     """Send the synthetic reviews of ``day`` at scale ``sf`` (the first ``count``, or all) to Event Hubs.
 
-    ``rate`` is events per second, 0 for as fast as possible. Malformed reviews of the manifest are sent too.
+    Malformed reviews of the manifest are sent too.
+
+    Args:
+        count: Send only the first N reviews of the day (empty = all of them).
+        rate: Events per second; 0 sends as fast as possible.
+        seed: Random seed of the synthetic data (the same seed sends the same reviews).
+        sf: Scale factor of the synthetic data (1 = 200k reviews a day).
+        day: Which generated day to send (0 = the start date).
+        start: Date of day 0.
     """
     settings = get_settings()
     records = generate_reviews(count, seed, sf, day, start)
@@ -121,7 +129,7 @@ def report_land(load_id: str, entries: list[reviews.CopyLogEntry]) -> None:
     create_table_artifact(rows, key="land-reviews", description=description)
 
 
-@flow(name="land-reviews")
+@flow(name="land-reviews", flow_run_name="land-reviews")
 def land_reviews() -> list[reviews.CopyLogEntry]:
     """Copy every Capture file of the reviews hub not copied yet from landing to ``bronze/reviews/``."""
     settings = get_settings()
