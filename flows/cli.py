@@ -27,6 +27,12 @@ app = typer.Typer(
 console = Console()
 
 
+@app.callback()
+def _main() -> None:
+    """Point Prefect at the stack's server before any command imports it (no temporary servers)."""
+    _use_local_prefect()
+
+
 def _fail(message: str) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code=1)
@@ -95,6 +101,14 @@ def status() -> None:
         )
         table.add_row(st.name, state, str(st.pid or "-"), st.url, str(st.log))
     console.print(table)
+    alerts_service = next((s for s in stack_specs(settings) if s.name == "alerts"), None)
+    if alerts_service and launcher.status(alerts_service).healthy:
+        import httpx
+
+        received = httpx.get(f"{settings.alerts_receiver_url}/alerts", timeout=10).json()
+        if received:
+            latest = received[-1]["message"].get("subject", "")
+            console.print(f"alerts: {len(received)} received, latest: {latest}  (`lakehouse alerts`)")
 
 
 @app.command()
@@ -137,13 +151,43 @@ def generate(
 
 
 def _use_local_prefect() -> None:
-    """Point Prefect (flows, CLI) at the stack's server before any flow is imported."""
+    """Point Prefect (flows, CLI) at the stack's server before Prefect is imported.
+
+    Prefect reads its settings once, at import; a command that ran a flow without ``PREFECT_API_URL`` would
+    start a temporary server of its own. A ``PREFECT_API_URL`` of the user's (Prefect Cloud, a shared server)
+    wins over the stack's.
+    """
     import os
 
     from flows.stack import prefect_env
 
-    for key, value in prefect_env(get_settings()).items():
+    settings = get_settings()
+    if not settings.is_local and "PREFECT_API_URL" not in os.environ:
+        return  # azure: Prefect's own profile (prefect cloud login / PREFECT_API_URL) says where
+    for key, value in prefect_env(settings).items():
         os.environ.setdefault(key, value)
+
+
+def _start_flow_run(*stack_services: str) -> str:
+    """Check the services a flow command needs, quiet the terminal, and say which Prefect server is used."""
+    import os
+
+    settings = get_settings()
+    api = os.environ.get("PREFECT_API_URL", settings.prefect_api_url)
+    if settings.is_local and api == settings.prefect_api_url:
+        _require_stack("prefect", *stack_services)
+        console.print(f"[dim]Prefect: the stack's server at {settings.prefect_ui_url}[/]")
+    else:
+        console.print(f"[dim]Prefect: {api} (PREFECT_API_URL)[/]")
+    from flows.console import quiet_prefect_console
+
+    quiet_prefect_console(console, settings.logs_dir / "flows.log")
+    return api.removesuffix("/api")
+
+
+def _flow_run_link(ui: str, state: object) -> str:
+    run_id = getattr(getattr(state, "state_details", None), "flow_run_id", None)
+    return f"{ui}/runs/flow-run/{run_id}" if run_id else ui
 
 
 def _require_stack(*names: str) -> None:
@@ -162,17 +206,22 @@ def run(
 ) -> None:
     """Run the whole pipeline once (the `lakehouse` parent flow) against the running local stack."""
     settings = get_settings()
-    if settings.is_local:
-        _require_stack("azurite", "dfs", "eventhubs", "app-events-api", "prefect")
-    _use_local_prefect()
+    ui = _start_flow_run("azurite", "dfs", "eventhubs", "app-events-api")
     from flows.lakehouse import lakehouse
 
     started = time.monotonic()
-    result = lakehouse(sf=sf, seed=seed, days=days)
+    state = lakehouse(sf=sf, seed=seed, days=days, return_state=True)
+    link = _flow_run_link(ui, state)
+    if not state.is_completed():
+        console.print(f"[bold red]pipeline {state.name}[/] after {time.monotonic() - started:.0f} s")
+        raise _fail(f"{state.message}\nThe run, its logs and artifacts: {link}")
+    result = state.result()
     console.print(f"[bold green]pipeline completed[/] in {time.monotonic() - started:.0f} s")
+    _print_layers(result.medallion.loads)
     _print_gold(result.medallion.gold_rows)
     console.print(
-        f"Prefect UI: http://{settings.host}:{settings.prefect_port}  (runs, artifacts, deployments)\n"
+        f"This run: {link}\n"
+        f"Prefect UI: {ui}  (runs, artifacts, deployments)\n"
         f"Gold tables: {settings.lake_url('gold')}<table>\n"
         f"Browse the lake in Azure Storage Explorer: 'Attach to a local emulator', Blob port "
         f"{settings.blob_port}, account {settings.storage_account} (landing, bronze, silver, gold).\n"
@@ -181,8 +230,12 @@ def run(
 
 
 @app.command()
-def deploy() -> None:
-    """Create the deployments of prefect.yaml (with schedules) and the `spark` concurrency limit."""
+def deploy(
+    prefect_file: Annotated[
+        Path | None, typer.Option(help="Deployments to create (default: the project's prefect.yaml).")
+    ] = None,
+) -> None:
+    """Create the deployments of prefect.yaml (with schedules), the `spark` concurrency limit, the alerts."""
     import os
     import subprocess
 
@@ -190,23 +243,63 @@ def deploy() -> None:
     from infra.settings import PROJECT_ROOT
 
     settings = get_settings()
-    _require_stack("prefect")
+    if settings.is_local:
+        _require_stack("prefect")
     env = os.environ | prefect_env(settings) | {"PWD": str(PROJECT_ROOT)}
     from flows.deployments import deploy_commands
 
-    for command in deploy_commands():
+    for command in deploy_commands(prefect_file=prefect_file):
         done = subprocess.run(
             [str(PREFECT_BIN), *command], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
         )
         if done.returncode and "already exists" not in done.stdout + done.stderr:
             raise _fail(f"`prefect {' '.join(command)}` failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    console.print(f"deployments created; see http://{settings.host}:{settings.prefect_port}/deployments")
+    from flows.alerts import configure_alerts
+
+    try:
+        automations = configure_alerts(settings)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    ui = os.environ.get("PREFECT_API_URL", settings.prefect_api_url).removesuffix("/api")
+    console.print(
+        f"deployments created; see {ui}/deployments\n"
+        f"alerts: automations {', '.join(automations)} post to "
+        f"{'LAKEHOUSE_ALERT_WEBHOOK_URL' if settings.alert_webhook_url else settings.alert_target} "
+        f"(`lakehouse alerts` lists what the local receiver got)"
+    )
+
+
+@app.command()
+def alerts(
+    last: Annotated[int, typer.Option("--last", "-n", help="How many of the latest alerts.")] = 20,
+) -> None:
+    """Show the alerts the local webhook receiver got (failed runs, failed data-quality checks)."""
+    import httpx
+
+    settings = get_settings()
+    if settings.alert_webhook_url is not None:
+        raise _fail("alerts go to LAKEHOUSE_ALERT_WEBHOOK_URL (Slack, Teams, ...); look there.")
+    try:
+        received = httpx.get(f"{settings.alerts_receiver_url}/alerts", timeout=10).json()
+    except httpx.HTTPError as exc:
+        raise _fail(
+            f"the alerts receiver at {settings.alerts_receiver_url} does not answer ({exc}); "
+            "start it with `lakehouse up alerts`"
+        ) from exc
+    table = Table(title=f"alerts ({len(received)} received, latest {min(last, len(received))})")
+    for column in ("received", "subject", "message"):
+        table.add_column(column, overflow="fold")
+    for alert in received[-last:]:
+        message = alert["message"]
+        table.add_row(
+            alert["received_at"][:19], message.get("subject", ""), message.get("text", str(message))
+        )
+    console.print(table)
 
 
 @app.command()
 def serve() -> None:
     """Serve every deployment of prefect.yaml from this process (no worker needed); Ctrl-C stops it."""
-    _use_local_prefect()
     from flows.deployments import serve_all
 
     serve_all()
@@ -233,7 +326,7 @@ def generate_batch_command(
     days: Annotated[int, typer.Option(help="Daily batches (day 0 = initial load).")] = 1,
 ) -> None:
     """Drop the batch CSV files (customers, products, orders, order_lines) into landing/batch/."""
-    _use_local_prefect()
+    _start_flow_run("azurite", "dfs")
     from flows.batch import generate_batch
 
     console.print(f"{len(generate_batch(sf=sf, seed=seed, days=days))} file(s) in landing")
@@ -242,7 +335,7 @@ def generate_batch_command(
 @app.command("copy-batch")
 def copy_batch_command() -> None:
     """Copy new landing CSV files to bronze (MD5 manifest; bad headers go to landing/_rejected/)."""
-    _use_local_prefect()
+    _start_flow_run("azurite", "dfs")
     from flows.batch import copy_batch_to_bronze
 
     outcomes = copy_batch_to_bronze()
@@ -258,7 +351,7 @@ def send_reviews_command(
     day: Annotated[int, typer.Option(help="Which generated day to send.")] = 0,
 ) -> None:
     """Send synthetic reviews to Event Hubs (partition key = product_id); Capture lands them as Avro."""
-    _use_local_prefect()
+    _start_flow_run("azurite", "dfs")
     from flows.reviews import send_reviews
 
     report = send_reviews(count=count, rate=rate, seed=seed, sf=sf, day=day)
@@ -268,7 +361,7 @@ def send_reviews_command(
 @app.command("land-reviews")
 def land_reviews_command() -> None:
     """Copy the Capture files not copied yet from landing to bronze (copy log in the lake)."""
-    _use_local_prefect()
+    _start_flow_run("azurite", "dfs")
     from flows.reviews import land_reviews
 
     console.print(f"{len(land_reviews())} Capture file(s) copied to bronze")
@@ -280,7 +373,7 @@ def pull_app_events_command(
     timeout_seconds: Annotated[float, typer.Option(help="HTTP timeout per request.")] = 10.0,
 ) -> None:
     """Pull app_events from the HTTP API since the watermark into landing and bronze Parquet."""
-    _use_local_prefect()
+    _start_flow_run("azurite", "dfs")
     from flows.app_events import pull_app_events
 
     console.print(pull_app_events(limit=limit, timeout_seconds=timeout_seconds))
@@ -291,7 +384,7 @@ def medallion(
     maintenance: Annotated[bool, typer.Option(help="Also OPTIMIZE and VACUUM.")] = True,
 ) -> None:
     """Run the medallion flow once (bronze -> silver -> gold, data quality) against the running stack."""
-    _use_local_prefect()
+    _start_flow_run("azurite", "dfs")
     from flows.medallion import medallion as medallion_flow
 
     result = medallion_flow(run_maintenance=maintenance)
@@ -311,6 +404,18 @@ def export_gold(
     console.print(
         f"Gold snapshot written to {out.resolve()}; see powerbi/README.md for the local-folder variant."
     )
+
+
+def _print_layers(loads: list) -> None:
+    table = Table(title="bronze -> silver")
+    for column in ("table", "files", "bronze", "silver", "quarantined", "duplicates"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for load in loads:
+        table.add_row(
+            load.table,
+            *(f"{n:,}" for n in (load.files, load.bronze, load.silver, load.quarantined, load.duplicates)),
+        )
+    console.print(table)
 
 
 def _print_gold(counts: dict[str, int]) -> None:

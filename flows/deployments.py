@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -33,9 +34,9 @@ class DeploymentSpec:
         return getattr(module, function)
 
 
-def deployment_specs() -> list[DeploymentSpec]:
+def deployment_specs(prefect_file: Path = PREFECT_YAML) -> list[DeploymentSpec]:
     """Every deployment of prefect.yaml (each has exactly one schedule there)."""
-    document = yaml.safe_load(PREFECT_YAML.read_text())
+    document = yaml.safe_load(prefect_file.read_text())
     specs = []
     for item in document["deployments"]:
         (schedule,) = item["schedules"]
@@ -73,13 +74,14 @@ def serve_all() -> None:
     serve(*deployments)
 
 
-def deploy_commands(names: list[str] | None = None) -> list[list[str]]:
+def deploy_commands(names: list[str] | None = None, prefect_file: Path | None = None) -> list[list[str]]:
     """`prefect` CLI calls that create the work pool, the deployments and the `spark` concurrency limit."""
     from flows.stack import WORK_POOL
 
     selection = [arg for name in names for arg in ("--name", name)] if names else ["--all"]
+    source = ["--prefect-file", str(prefect_file)] if prefect_file else []
     return [
         ["work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"],
-        ["--no-prompt", "deploy", *selection],
+        ["--no-prompt", "deploy", *source, *selection],
         ["global-concurrency-limit", "create", "spark", "--limit", "1"],
     ]
