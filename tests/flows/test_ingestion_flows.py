@@ -417,11 +417,14 @@ def test_crash_between_landing_and_bronze_is_completed_by_the_next_run(
 def test_page_that_stays_malformed_is_rejected_and_reported_and_earlier_pages_reach_bronze(
     use_lake: Callable[..., Settings], poisoned_api: Settings
 ) -> None:
-    from flows.app_events import PAGE_RETRIES, pull_app_events
+    from flows.app_events import PAGE_RETRIES, RejectedPagesError, pull_app_events
 
     settings = use_lake(api_port=poisoned_api.api_port)
     state = pull_app_events(limit=API_LIMIT, return_state=True)
-    report = state.result()
+    assert state.is_failed()
+    with pytest.raises(RejectedPagesError) as failure:
+        state.result()
+    report = failure.value.report
 
     good = POISON_AT // API_LIMIT * API_LIMIT
     assert_bronze_matches(settings, expected_events(first=good))
@@ -444,6 +447,9 @@ def test_page_that_stays_malformed_is_rejected_and_reported_and_earlier_pages_re
     ]
     assert sum(r["events"] for r in rows) == good
     assert report.since_after == bronze_max_received_at(settings)
+    assert state.message is not None
+    assert f"1 app_events page(s) rejected after {PAGE_RETRIES + 1} attempts" in state.message
+    assert rejected.path in state.message
 
 
 def bronze_max_received_at(settings: Settings) -> str:

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
 from prefect.settings import PREFECT_API_URL
+from pyspark.sql import functions as F
 
-from flows.lakehouse import PipelineResult, lakehouse
+from flows.alerts import configure_alerts
+from flows.lakehouse import PipelineResult, PipelineStepError, lakehouse
 from infra.launcher import Launcher, free_port, running
-from infra.services import eventhubs_spec
+from infra.services import alerts_spec, eventhubs_spec
 from infra.settings import Settings, get_settings
 from ingestion.app_events_api import ApiConfig
 from ingestion.services import app_events_api_spec
@@ -41,6 +47,7 @@ class Pipeline:
     generated: Path
     first: PipelineResult
     second: PipelineResult
+    failed: State
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +64,12 @@ def pipeline(lake_stack: Settings, prefect_harness: None, spark, tmp_path_factor
     generated = tmp_path_factory.mktemp("generated")
     generate(generated, sf=SF, seed=SEED, days=1, start=START)
     api = ApiConfig(sf=SF, seed=SEED, days=1, start=START)
-    services = [eventhubs_spec(settings), app_events_api_spec(settings, api)]
+    services = [eventhubs_spec(settings), app_events_api_spec(settings, api), alerts_spec(settings)]
     with running(Launcher(settings.state_dir), services), pytest.MonkeyPatch.context() as env:
         for key, value in settings.to_env().items():
             env.setenv(key, value)
         get_settings.cache_clear()
+        configure_alerts(settings)
         parameters = {
             "sf": SF,
             "seed": SEED,
@@ -72,7 +80,18 @@ def pipeline(lake_stack: Settings, prefect_harness: None, spark, tmp_path_factor
         }
         first = lakehouse(**parameters, capture_grace_seconds=60)
         second = lakehouse(**parameters, capture_grace_seconds=60)
-        yield Pipeline(settings, generated, first, second)
+        # Day 2 arrives while silver holds a duplicated product key, with no quarantine allowed.
+        products_url = settings.lake_url("silver", "products")
+        spark.read.format("delta").load(products_url).orderBy("product_id").limit(1).write.format(
+            "delta"
+        ).mode("append").save(products_url)
+        failed = lakehouse(
+            **parameters | {"days": 2, "as_of": AS_OF + timedelta(days=1)},
+            max_quarantine_fraction=0.0,
+            capture_grace_seconds=60,
+            return_state=True,
+        )
+        yield Pipeline(settings, generated, first, second, failed)
     get_settings.cache_clear()
 
 
@@ -134,3 +153,83 @@ def test_a_second_run_is_a_no_op(pipeline: Pipeline) -> None:
     )
     assert pipeline.second.medallion.gold_rebuilt is False
     assert pipeline.second.medallion.gold_rows == pipeline.first.medallion.gold_rows
+
+
+def _medallion_run_id(state: State) -> str:
+    match = re.search(r"run ([0-9a-f-]{36})\)", state.message or "")
+    assert match, state.message
+    return match.group(1)
+
+
+def test_a_failed_quality_check_fails_the_medallion_and_the_parent_after_writing_the_results(
+    pipeline: Pipeline, spark
+) -> None:  # type: ignore[no-untyped-def]
+    state = pipeline.failed
+    assert (state.type.value, state.name) == ("FAILED", "DataQualityFailed")
+    with pytest.raises(PipelineStepError, match="step 'medallion' failed: DataQualityError: error-severity"):
+        state.result()
+    run_id = _medallion_run_id(state)
+    with get_client(sync_client=True) as client:
+        medallion_run = client.read_flow_run(run_id)
+    assert medallion_run.state_name == "DataQualityFailed"
+
+    settings = pipeline.settings
+    balance = {
+        r["table_name"]: r["quarantined_rows"]
+        for r in spark.read.format("delta")
+        .load(settings.lake_url("silver", "_ops", "load_balance"))
+        .where(F.col("run_id") == run_id)
+        .collect()
+    }
+    product_ids = [
+        r["product_id"]
+        for r in spark.read.format("delta").load(settings.lake_url("silver", "products")).collect()
+    ]
+    duplicated = sorted(p for p in set(product_ids) if product_ids.count(p) > 1)
+    failing = {
+        (r["table_name"], r["expectation"]): (r["failed_count"], list(r["failed_samples"]))
+        for r in spark.read.format("delta")
+        .load(settings.lake_url("gold", "_ops", "dq_results"))
+        .where((F.col("run_id") == run_id) & (F.col("severity") == "error") & (F.col("failed_count") > 0))
+        .collect()
+    }
+    assert len(duplicated) == 1
+    expected = {("products", "keys_unique"): (1, duplicated)} | {
+        (table, "quarantine_at_most_0"): (quarantined, [])
+        for table, quarantined in balance.items()
+        if quarantined
+    }
+    assert failing == expected
+    assert len(expected) >= 3  # the day-2 batch has bad records in several entities
+
+    body = {
+        "artifacts": {"key": {"any_": ["medallion-dq"]}, "flow_run_id": {"any_": [run_id]}},
+        "limit": 5,
+        "offset": 0,
+    }
+    response = httpx.post(f"{PREFECT_API_URL.value()}/artifacts/filter", json=body, timeout=30)
+    response.raise_for_status()
+    (artifact,) = response.json()
+    for (table, expectation), (count, _) in expected.items():
+        assert f"| {table} | {expectation} | error |" in artifact["data"]
+        assert any(
+            line.startswith(f"| {table} | {expectation} | error |") and line.endswith(f"| {count} |")
+            for line in artifact["data"].splitlines()
+        )
+
+
+def test_a_failed_quality_check_posts_exactly_one_alert_naming_the_run_and_the_checks(
+    pipeline: Pipeline,
+) -> None:
+    run_id = _medallion_run_id(pipeline.failed)
+    url = f"{pipeline.settings.alerts_receiver_url}/alerts"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not httpx.get(url, timeout=10).json():
+        time.sleep(1)
+    time.sleep(5)  # a second notification (e.g. for the parent's failure) would arrive by now
+    received = httpx.get(url, timeout=10).json()
+    assert len(received) == 1, received
+    message = received[0]["message"]
+    assert message["subject"].startswith("lakehouse: data quality failed (")
+    assert message["text"].startswith(f"Data quality failed in medallion (flow run {run_id}): ")
+    assert "products.keys_unique: 1 failed" in message["text"]

@@ -15,7 +15,7 @@ from infra.launcher import free_port
 from tests.conftest import make_settings
 
 pytestmark = [pytest.mark.services]
-SERVICES = ("azurite", "dfs", "eventhubs", "app-events-api", "prefect", "worker")
+SERVICES = ("azurite", "dfs", "eventhubs", "app-events-api", "alerts", "prefect", "worker")
 
 
 def lakehouse(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

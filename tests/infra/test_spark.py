@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -70,3 +71,19 @@ def test_storage_conf_per_profile() -> None:
     assert azure["spark.hadoop.fs.azure.account.auth.type.contosolake.dfs.core.windows.net"] == "OAuth"
     assert not any("account.key" in key for key in azure)
     assert "spark.hadoop.fs.azure.abfs.endpoint" not in azure
+
+
+def test_the_jvm_logs_to_the_state_folder_not_the_terminal(
+    spark: SparkSession, stack_settings: Settings
+) -> None:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    log = stack_settings.logs_dir / "spark.log"
+    before = log.read_text() if log.exists() else ""
+    marker = f"lakehouse-log-check-{uuid.uuid4().hex}"
+    spark.sparkContext._jvm.org.apache.logging.log4j.LogManager.getLogger("lakehouse.test").warn(marker)  # type: ignore[union-attr]  # py4j attribute access
+    spark.range(3).withColumn("n", F.row_number().over(Window.orderBy("id"))).collect()
+    added = log.read_text()[len(before) :]
+    assert f"WARN test: {marker}" in added
+    assert "WARN WindowExec: No Partition Defined for Window operation" in added
