@@ -23,10 +23,10 @@ from pathlib import Path
 from azure.storage.blob import BlobServiceClient
 from azure.storage.filedatalake import DataLakeServiceClient
 
-from infra.lake import credential_for
 from infra.launcher import Launcher, free_port, running
 from infra.services import azurite_spec, dfs_spec
 from infra.settings import Settings
+from infra.storage.lake import credential_for
 
 MB = 1024 * 1024
 BLOCK = 8 * MB

@@ -151,8 +151,8 @@ def receive(settings: Settings, partition_id: str, expected: int) -> tuple[int, 
 def capture_latency(window_seconds: float, samples: int) -> list[float]:
     """Seconds from send to the event being readable in a Capture file, for ``samples`` events."""
     from infra.eventhubs.capture import read_capture_events
-    from infra.lake import Lake
     from infra.services import azurite_spec, dfs_spec
+    from infra.storage.lake import Lake
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = bench_settings(

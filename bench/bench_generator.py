@@ -13,9 +13,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-from ingestion.synthetic import contract as c
 from ingestion.synthetic import generate
 from ingestion.synthetic.pools import build_pools
+from transforms import contract as c
 
 
 def main() -> None:

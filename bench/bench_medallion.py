@@ -22,10 +22,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from infra.lake import Lake
 from infra.launcher import Launcher, free_port, running
 from infra.services import azurite_spec, dfs_spec
 from infra.settings import ZONES, Settings, get_settings
+from infra.storage.lake import Lake
 from ingestion.synthetic import generate
 
 console = Console()

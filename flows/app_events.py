@@ -14,8 +14,8 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.runtime import task_run
 from prefect.tasks import Task, exponential_backoff
 
-from infra.lake import Lake
 from infra.settings import Settings, get_settings
+from infra.storage.lake import Lake
 from ingestion import app_events
 from ingestion.common import new_load_id, storage_errors
 

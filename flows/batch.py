@@ -13,8 +13,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from infra.lake import Lake
 from infra.settings import Settings, get_settings
+from infra.storage.lake import Lake
 from ingestion import batch
 from ingestion.common import new_load_id, storage_errors
 from ingestion.synthetic import generate

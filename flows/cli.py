@@ -67,7 +67,7 @@ def up(
                 task, completed=1, description=f"{spec.name} healthy ({time.monotonic() - started:.1f} s)"
             )
     if any(s.name == "dfs" for s in specs):
-        from infra.lake import Lake
+        from infra.storage.lake import Lake
 
         with Lake(settings) as lake:
             lake.ensure_zones()

@@ -23,8 +23,8 @@ from flows.app_events import pull_app_events
 from flows.batch import copy_batch_to_bronze, generate_batch
 from flows.medallion import GOLD_TABLES, DataQualityError, MedallionResult, medallion
 from flows.reviews import enqueued_positions, land_reviews, send_reviews, wait_for_capture
-from infra.lake import Lake
 from infra.settings import Settings, get_settings
+from infra.storage.lake import Lake
 from ingestion import reviews
 
 

@@ -28,9 +28,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from flows.alerts import DQ_EVENT, DQ_FAILED_STATE
-from infra import delta_io
 from infra.settings import Settings, get_settings
 from infra.spark import build_spark_session
+from infra.storage import delta_io
 from transforms import gold, silver
 from transforms.bronze_schemas import (
     APP_EVENTS_PARQUET_SCHEMA,

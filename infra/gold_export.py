@@ -8,8 +8,8 @@ rows. So each table is copied as a *valid Delta table that holds exactly one sna
 and Power BI's ``DeltaLake.Table(Folder.Contents(...))`` then read the same rows as the lake's current
 version; time travel to older versions of the copy is not possible (their files are not copied).
 
-Reads go through the project's lake client (:class:`infra.lake.Lake`), so the same code exports from the local
-DFS endpoint and from ADLS Gen2.
+Reads go through the project's lake client (:class:`infra.storage.lake.Lake`), so the same code exports
+from the local DFS endpoint and from ADLS Gen2.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def export_gold(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if lake is None:
-        from infra.lake import Lake
+        from infra.storage.lake import Lake
 
         with Lake(settings) as client:
             return _export(client, out_dir, tables)

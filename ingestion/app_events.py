@@ -36,10 +36,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from infra.lake import Lake
 from infra.settings import Settings
+from infra.storage.lake import Lake
 from ingestion.common import iso_utc, json_bytes, md5_hex, utc_now
-from ingestion.synthetic.contract import APP_EVENTS, COLUMNS
+from transforms.contract import APP_EVENTS, COLUMNS
 
 LANDING_PREFIX = "app_events"
 WATERMARK_PATH = f"{LANDING_PREFIX}/_watermark.json"

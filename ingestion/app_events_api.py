@@ -43,7 +43,7 @@ from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingestion.synthetic import iter_app_events
-from ingestion.synthetic.contract import APP_EVENTS, COLUMNS
+from transforms.contract import APP_EVENTS, COLUMNS
 
 FAULT_KINDS = ("429", "500", "slow", "truncate", "duplicate")
 DUPLICATED_EVENTS = 3

@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from infra.lake import Lake
+from infra.storage.lake import Lake
 from ingestion.common import iso_utc, json_bytes, md5_hex, utc_now
-from ingestion.synthetic.contract import COLUMNS, CSV_ENTITIES
+from transforms.contract import COLUMNS, CSV_ENTITIES
 
 LANDING_PREFIX = "batch"
 REJECTED_PREFIX = "_rejected/batch"

@@ -25,8 +25,8 @@ from typing import Any
 import fastavro
 from azure.eventhub import EventData, EventDataBatch, EventHubProducerClient
 
-from infra.lake import Lake
 from infra.settings import Settings
+from infra.storage.lake import Lake
 from ingestion.common import iso_utc, json_bytes, md5_hex, utc_now
 from ingestion.synthetic import iter_reviews
 

@@ -43,8 +43,8 @@ def with_fresh_zones(settings: Settings, **overrides: object) -> Settings:
     """``settings`` with its own, newly created zone containers (a random prefix), so tests never collide."""
     import uuid
 
-    from infra.lake import Lake
     from infra.settings import ZONES
+    from infra.storage.lake import Lake
 
     prefix = f"t{uuid.uuid4().hex[:8]}"
     fresh = settings.model_copy(update={**{f"{z}_container": f"{prefix}-{z}" for z in ZONES}, **overrides})
@@ -62,8 +62,8 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def lake_stack(stack_settings: Settings) -> Iterator[Settings]:
     """Azurite and the DFS endpoint, running for the whole test session, with the zone containers."""
-    from infra.lake import Lake
     from infra.services import azurite_spec, dfs_spec
+    from infra.storage.lake import Lake
 
     launcher = Launcher(stack_settings.state_dir)
     with running(launcher, [azurite_spec(stack_settings), dfs_spec(stack_settings)]):

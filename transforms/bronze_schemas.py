@@ -23,6 +23,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from transforms.contract import APP_EVENTS, COLUMNS, CUSTOMERS, ORDER_LINES, ORDERS, PRODUCTS, REVIEWS
+
 CORRUPT_RECORD_COLUMN = "_corrupt_record"
 
 INGESTION_METADATA_FIELDS: tuple[StructField, ...] = (
@@ -50,16 +52,10 @@ def data_columns(read_schema: StructType) -> tuple[str, ...]:
 
 
 # --- batch CSV files (docs/data-contract.md, columns in file order) ---------------------------------
-CUSTOMERS_CSV_SCHEMA = _all_strings(
-    "customer_id", "name", "email", "country", "region", "segment", "signup_at", "is_active", "updated_at"
-)
-PRODUCTS_CSV_SCHEMA = _all_strings("product_id", "name", "category", "price", "launched_at", "updated_at")
-ORDERS_CSV_SCHEMA = _all_strings(
-    "order_id", "customer_id", "ordered_at", "status", "region", "channel", "updated_at"
-)
-ORDER_LINES_CSV_SCHEMA = _all_strings(
-    "order_id", "line_number", "product_id", "quantity", "unit_price", "discount"
-)
+CUSTOMERS_CSV_SCHEMA = _all_strings(*COLUMNS[CUSTOMERS])
+PRODUCTS_CSV_SCHEMA = _all_strings(*COLUMNS[PRODUCTS])
+ORDERS_CSV_SCHEMA = _all_strings(*COLUMNS[ORDERS])
+ORDER_LINES_CSV_SCHEMA = _all_strings(*COLUMNS[ORDER_LINES])
 
 # --- reviews: Event Hubs Capture Avro envelope, Body = one review as JSON -----------------------------
 # spark-avro maps the Capture unions [long, double, string, bytes(, null)] to structs member0..member3.
@@ -88,21 +84,10 @@ CAPTURE_PARTITION_PATTERN = r"/([^/]+)/\d{4}/\d{1,2}/\d{1,2}/\d{1,2}/\d{1,2}/\d{
 
 # Parsed with from_json(Body, REVIEW_JSON_SCHEMA, {"columnNameOfCorruptRecord": "_corrupt_record"});
 # strings throughout, so a rating of 7 or "x" reaches silver's expectations instead of vanishing.
-REVIEW_JSON_SCHEMA = _all_strings(
-    "review_id", "product_id", "customer_id", "rating", "title", "text", "reviewed_at"
-)
+REVIEW_JSON_SCHEMA = _all_strings(*COLUMNS[REVIEWS])
 
 # --- app_events: the API's JSON lines, landed as Parquet (all strings, as they arrived) ------------------
-APP_EVENTS_PARQUET_SCHEMA = _all_strings(
-    "event_id",
-    "session_id",
-    "customer_id",
-    "event_type",
-    "product_id",
-    "device",
-    "occurred_at",
-    corrupt_record=False,
-)
+APP_EVENTS_PARQUET_SCHEMA = _all_strings(*COLUMNS[APP_EVENTS], corrupt_record=False)
 
 # --- bronze tables = read schema + ingestion metadata -------------------------------------------------
 BRONZE_CUSTOMERS_SCHEMA = _with_metadata(CUSTOMERS_CSV_SCHEMA)

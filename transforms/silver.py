@@ -32,6 +32,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, TimestampType
 
+from transforms import contract
 from transforms.bronze_schemas import (
     APP_EVENTS_COLUMNS,
     CAPTURE_ENQUEUED_TIME_FORMAT,
@@ -68,14 +69,14 @@ from transforms.silver_schemas import (
     SILVER_REVIEWS_SCHEMA,
 )
 
-# --- accepted values (docs/data-contract.md) -----------------------------------------------------------
-SEGMENTS = ("consumer", "small_business", "enterprise")
-CATEGORIES = ("software", "hardware", "subscription", "service", "accessory")
-ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled", "returned")
-CHANNELS = ("web", "mobile", "partner")
-REGIONS = ("EMEA", "AMER", "APAC")
-EVENT_TYPES = ("page_view", "search", "add_to_cart", "checkout", "purchase")
-DEVICES = ("desktop", "mobile", "tablet")
+# --- accepted values: the data contract's (transforms.contract) --------------------------------------------
+SEGMENTS = contract.SEGMENTS
+CATEGORIES = contract.CATEGORIES
+ORDER_STATUSES = contract.STATUSES
+CHANNELS = contract.CHANNELS
+REGIONS = contract.REGIONS
+EVENT_TYPES = contract.EVENT_TYPES
+DEVICES = contract.DEVICES
 
 # ISO 8601 UTC as the contract writes it (2025-03-04T05:06:07Z); fractions and offsets are tolerated.
 ISO_TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX"

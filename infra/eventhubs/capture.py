@@ -220,7 +220,7 @@ class LakeSink:
     """The landing zone, through the project's lake client (DFS endpoint locally, ADLS Gen2 on Azure)."""
 
     def __init__(self, settings: Settings) -> None:
-        from infra.lake import Lake
+        from infra.storage.lake import Lake
 
         self.lake = Lake(settings)
         self._lock = threading.Lock()

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingestion.synthetic import contract as c
 from ingestion.synthetic.generator import generate
+from transforms import contract as c
 
 
 def _parser() -> argparse.ArgumentParser:

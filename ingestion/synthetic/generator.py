@@ -17,8 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ingestion.synthetic import contract as c
 from ingestion.synthetic.model import Batch, Config, Row, World
+from transforms import contract as c
 
 ProgressCallback = Callable[[str, date, int], None]
 """Called after each file is written with (entity, batch date, rows written)."""

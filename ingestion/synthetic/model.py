@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from ingestion.synthetic import contract as c
 from ingestion.synthetic.pools import Pools, build_pools
+from transforms import contract as c
 
 DAY_SECONDS = 86_400
 _YEAR_SECONDS = 365 * DAY_SECONDS

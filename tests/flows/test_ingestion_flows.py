@@ -26,10 +26,10 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 from prefect.states import State
 
-from infra.lake import Lake
 from infra.launcher import Launcher, free_port, running
 from infra.services import dfs_spec
 from infra.settings import ZONES, Settings, get_settings
+from infra.storage.lake import Lake
 from ingestion import app_events, batch, reviews
 from ingestion.app_events_api import ApiConfig
 from ingestion.common import StorageUnavailableError, md5_hex

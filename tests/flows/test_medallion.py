@@ -18,11 +18,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from flows.medallion import GOLD_TABLES, SILVER_KEYS, MedallionResult, medallion
-from infra import delta_io
 from infra.gold_export import export_gold
 from infra.gold_measures import core_measures_from_gold
-from infra.lake import Lake
 from infra.settings import Settings, get_settings
+from infra.storage import delta_io
+from infra.storage.lake import Lake
 from infra.tmdl import check_model_against_delta
 from ingestion.synthetic import generate
 from tests.conftest import with_fresh_zones

@@ -28,10 +28,10 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.deployments import PREFECT_YAML, deployment_specs
 from flows.stack import prefect_server_spec, prefect_worker_spec
-from infra.lake import Lake
 from infra.launcher import Launcher, ServiceSpec, free_port, running
 from infra.services import alerts_spec
 from infra.settings import PROJECT_ROOT, Settings
+from infra.storage.lake import Lake
 from tests.conftest import assert_no_server_errors, with_fresh_zones
 
 pytestmark = [pytest.mark.services]

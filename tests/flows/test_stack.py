@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.lake import Lake
 from infra.launcher import free_port
+from infra.storage.lake import Lake
 from tests.conftest import make_settings
 
 pytestmark = [pytest.mark.services]

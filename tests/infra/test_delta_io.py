@@ -8,7 +8,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-from infra import delta_io
+from infra.storage import delta_io
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from infra import delta_io
+from infra.storage import delta_io
 from transforms import gold
 from transforms.silver_schemas import (
     SILVER_APP_EVENTS_SCHEMA,

@@ -87,7 +87,7 @@ def test_unknown_or_bad_table_names_fail(tmp_path: Path) -> None:
 
 @pytest.mark.services
 def test_exports_from_the_lake_over_dfs(lake_stack: Settings, tmp_path: Path) -> None:
-    from infra.lake import Lake
+    from infra.storage.lake import Lake
 
     local = tmp_path / "written" / "fact_reviews"
     current = two_versions(local)

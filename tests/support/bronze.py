@@ -17,18 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from infra.eventhubs import capture
+from transforms.contract import APP_EVENTS, COLUMNS
 
 CAPTURE_SCHEMA = fastavro.parse_schema(capture.CAPTURE_SCHEMA)
 PARTITIONS = 4
-APP_EVENT_COLUMNS = (
-    "event_id",
-    "session_id",
-    "customer_id",
-    "event_type",
-    "product_id",
-    "device",
-    "occurred_at",
-)
+APP_EVENT_COLUMNS = COLUMNS[APP_EVENTS]
 
 
 def partition_for(key: str | None) -> int:

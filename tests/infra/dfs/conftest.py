@@ -12,9 +12,9 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.filedatalake import DataLakeServiceClient, FileSystemClient
 from dfs_testkit import PrivateStack
 
-from infra.lake import credential_for
 from infra.launcher import Launcher, free_port, running
 from infra.settings import Settings
+from infra.storage.lake import credential_for
 
 # The Hadoop 3.5 ABFS driver's default HTTP client (Apache) refuses plain http ("SSL socket factory may not
 # be null"), and its metrics thread posts to the account at shutdown; the JDK client and no metrics suit a

@@ -14,9 +14,9 @@ from azure.storage.filedatalake import DataLakeServiceClient
 
 from infra.dfs.auth import sign_for_azurite
 from infra.dfs.blobstore import http_date
-from infra.lake import credential_for
 from infra.launcher import Launcher, ServiceSpec
 from infra.settings import Settings
+from infra.storage.lake import credential_for
 
 
 @dataclasses.dataclass

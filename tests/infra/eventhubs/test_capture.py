@@ -212,7 +212,7 @@ def test_run_from_log_tails_every_partition(tmp_path: Path) -> None:
 @pytest.mark.spark
 def test_capture_to_the_lake_read_by_fastavro_and_spark(lake_stack: Settings, spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Capture on, through the DFS endpoint; a restart in the middle of a window duplicates nothing."""
-    from infra.lake import Lake
+    from infra.storage.lake import Lake
 
     settings = lake_stack.model_copy(
         update={

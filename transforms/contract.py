@@ -1,7 +1,10 @@
-"""The data contract of the synthetic sources (docs/data-contract.md) as module-level constants.
+"""The data contract of the sources (docs/data-contract.md), once, as module-level constants.
 
-Column lists, business keys, enumerations, id formats, defect kinds and file layout: everything the
-generator writes and its tests check derives from these names.
+Entities, column lists in file order, business keys, accepted values, id formats, defect kinds and file
+layout. The generator (``ingestion.synthetic``), the bronze read schemas, silver's keys and accepted values
+(``transforms``), the flows and the tests all derive from these names; nothing re-lists them.
+
+Plain Python, no Spark: it imports nothing of ours, so every layer may import it.
 """
 
 from __future__ import annotations
