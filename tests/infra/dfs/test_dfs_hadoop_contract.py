@@ -136,6 +136,23 @@ def test_mkdirs_and_delete(hadoop: HadoopFs):
     assert hadoop.tree() == []
 
 
+def test_mkdirs_without_overwrite_reads_the_existing_resource_type(hadoop: HadoopFs):
+    """With ``fs.azure.enable.mkdir.overwrite=false`` the driver sends ``If-None-Match: *`` and takes the
+    409 as success only if ``x-ms-existing-resource-type`` says directory."""
+    jvm = hadoop.spark._jvm  # type: ignore[attr-defined]
+    conf = jvm.org.apache.hadoop.conf.Configuration(hadoop.spark._jsc.hadoopConfiguration())
+    conf.set("fs.azure.enable.mkdir.overwrite", "false")
+    fs = jvm.org.apache.hadoop.fs.FileSystem.newInstance(jvm.java.net.URI(hadoop.url + "/"), conf)
+    try:
+        assert fs.mkdirs(hadoop.path("a/b"))
+        assert fs.mkdirs(hadoop.path("a/b"))
+        hadoop.write("f", b"x")
+        assert java_error(lambda: fs.mkdirs(hadoop.path("f"))) == "FileAlreadyExistsException"
+    finally:
+        fs.close()
+    assert hadoop.tree() == ["a/", "a/b/", "f"]
+
+
 # --- the driver: rename ------------------------------------------------------------------------------
 def test_rename_into_existing_directories(hadoop: HadoopFs):
     hadoop.write("src/f.txt", b"f")
