@@ -107,6 +107,7 @@ def test_create_open_seek_append_and_status(hadoop: HadoopFs):
 
     assert java_error(lambda: hadoop.write("d/f.txt", b"again")) == "FileAlreadyExistsException"
     hadoop.write("d/f.txt", b"replaced", overwrite=True)
+    assert java_error(lambda: hadoop.write("d", b"x", overwrite=True)) == "FileAlreadyExistsException"
     assert hadoop.read("d/f.txt") == b"replaced"
 
     stream = hadoop.fs.append(hadoop.path("d/f.txt"))
@@ -177,6 +178,7 @@ def test_rename_onto_existing_entries_returns_false_and_changes_nothing(hadoop: 
 
     assert not hadoop.rename("a.txt", "b.txt")  # ABFS never overwrites a file on rename
     assert not hadoop.rename("d/x", "e")  # e/x exists already
+    assert not hadoop.rename("d", "b.txt")  # a directory onto a file
     assert not hadoop.rename("d", "d/x")  # into its own subtree
     assert not hadoop.rename("missing.txt", "c.txt")
     assert not hadoop.rename("a.txt", "no/such/parent/a.txt")
