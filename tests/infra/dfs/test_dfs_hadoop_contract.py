@@ -340,16 +340,26 @@ def test_conflicts_name_the_existing_resource_type(fresh: Settings, rest_fs: str
 
 
 def test_transaction_id_is_kept_by_create_and_rename(fresh: Settings, rest_fs: str):
-    made, moved, directory = (str(uuid.uuid4()) for _ in range(3))
+    """What makes the driver's retries safe: a retried create or rename that fails (409, or 404 for a source
+    already moved) is the driver's own when the path still carries its transaction id."""
+    made, moved, directory, moved_directory = (str(uuid.uuid4()) for _ in range(4))
     assert create(fresh, rest_fs, "t.txt", "file", x_ms_client_transaction_id=made).status == 201
-    assert create(fresh, rest_fs, "tdir", "directory", x_ms_client_transaction_id=directory).status == 201
+    retried = create(fresh, rest_fs, "t.txt", "file", if_none_match="*", x_ms_client_transaction_id=made)
+    assert retried.status == 409
     assert head(fresh, rest_fs, "t.txt").headers["x-ms-client-transaction-id"] == made
 
     assert rename(fresh, rest_fs, "t.txt", "t2.txt", None, x_ms_client_transaction_id=moved).status == 201
+    assert rename(fresh, rest_fs, "t.txt", "t2.txt", None, x_ms_client_transaction_id=moved).status == 404
     status = head(fresh, rest_fs, "t2.txt")
     assert status.headers["x-ms-client-transaction-id"] == moved
-    assert head(fresh, rest_fs, "tdir").headers["x-ms-client-transaction-id"] == directory
-    assert "x-ms-properties" in status.headers and status.headers["x-ms-properties"] == ""  # kept private
+
+    assert create(fresh, rest_fs, "d", "directory", x_ms_client_transaction_id=directory).status == 201
+    assert head(fresh, rest_fs, "d").headers["x-ms-client-transaction-id"] == directory
+    assert rename(fresh, rest_fs, "src", "d2", None, x_ms_client_transaction_id=moved_directory).status == 201
+    assert head(fresh, rest_fs, "d2").headers["x-ms-client-transaction-id"] == moved_directory
+    # kept private: neither a property nor Blob metadata
+    assert status.headers["x-ms-properties"] == ""
+    assert [h for h in status.headers if h.startswith("x-ms-meta-")] == []
 
 
 def test_sdk_rename_replaces_an_empty_directory(filesystem: FileSystemClient):
