@@ -9,6 +9,7 @@ source into an existing directory, ``mode=legacy`` (the SDKs) replaces an empty 
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -316,6 +317,27 @@ def test_rename_rules(
 
     assert (answer.status, answer.headers.get("x-ms-error-code", "")) == (status, code)
     assert layout(fresh, rest_fs) == tree
+
+
+def test_racing_renames_into_one_directory_exactly_one_wins(fresh: Settings, rest_fs: str):
+    racers = 6
+    for i in range(racers):
+        assert create(fresh, rest_fs, f"r{i}/part", "file").status == 201
+    start = threading.Barrier(racers)
+    statuses: list[int] = []
+
+    def race(i: int) -> None:
+        start.wait()
+        statuses.append(rename(fresh, rest_fs, f"r{i}/part", "empty", None, if_none_match="*").status)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(statuses) == [201] + [409] * (racers - 1)
+    assert [p for p in layout(fresh, rest_fs) if p.startswith("empty")] == ["empty/", "empty/part"]
 
 
 def test_conflicts_name_the_existing_resource_type(fresh: Settings, rest_fs: str):
