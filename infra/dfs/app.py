@@ -28,6 +28,7 @@ from infra.dfs.auth import SAS_PARAMETERS, Authenticator, Grant, SignedRequest
 from infra.dfs.blobstore import (
     ACL_KEYS,
     API_VERSION,
+    TRANSACTION_KEY,
     BlobStore,
     http_date,
     is_folder,
@@ -71,7 +72,7 @@ HOP_HEADERS = frozenset(
         "x-ms-date",
     ]
 )
-_HIDDEN_META = tuple(f"x-ms-meta-{k}" for k in ACL_KEYS)
+_HIDDEN_META = tuple(f"x-ms-meta-{k}" for k in (*ACL_KEYS, TRANSACTION_KEY))
 # (account SAS resource type, account SAS permissions, service SAS permissions or None if never allowed)
 Need = tuple[str, str, str | None]
 
@@ -187,6 +188,7 @@ class DfsApp:
                 return
             body, content_type = error_body(error, api)
             headers = _common(version) | {"x-ms-error-code": error.code, "content-type": content_type}
+            headers |= error.headers
             if scope.get("method") == "HEAD":
                 body = b""
             await respond(tracked_send, error.status, headers, body)
@@ -211,6 +213,8 @@ class DfsApp:
         if target.is_filesystem:
             if params.get("resource") == "filesystem" or "action" in params:
                 return "dfs"
+            if method == "PUT" and "x-ms-rename-source" in request.headers:
+                return "dfs"  # a rename into the root directory
             return "blob"
         if "comp" in params or "snapshot" in params or "versionid" in params:
             return "blob"
@@ -403,6 +407,9 @@ class DfsApp:
                 "x-ms-permissions": acl["permissions"],
             }
         )
+        transaction = next((v for k, v in metadata.items() if k.lower() == TRANSACTION_KEY), None)
+        if transaction:
+            headers["x-ms-client-transaction-id"] = transaction
         if action == "getAccessControl":
             headers["x-ms-acl"] = acl["acl"]
         return headers

@@ -25,7 +25,10 @@ API_VERSION = "2021-12-02"
 FOLDER_KEY = "hdi_isfolder"
 # Metadata the DFS layer keeps for itself (ACLs); hidden from Blob responses and from x-ms-properties.
 ACL_KEYS = ("dfs_owner", "dfs_group", "dfs_permissions", "dfs_acl")
-RESERVED_KEYS = frozenset((FOLDER_KEY, *ACL_KEYS))
+# The x-ms-client-transaction-id of the create or rename that made the path (the ABFS driver reads it back to
+# tell its own retried request from someone else's).
+TRANSACTION_KEY = "dfs_transaction_id"
+RESERVED_KEYS = frozenset((FOLDER_KEY, *ACL_KEYS, TRANSACTION_KEY))
 _META_PREFIX = "x-ms-meta-"
 _BLOCK_PREFIX = b"dfs-"
 # Azurite's error codes that have their own name in the DFS API.

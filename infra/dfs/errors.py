@@ -74,6 +74,10 @@ CATALOG: dict[str, tuple[int, str]] = {
         400,
         "Value for one of the query parameters specified in the request URI is invalid.",
     ),
+    "InvalidSourceOrDestinationResourceType": (
+        409,
+        "The source and destination resource type must be identical.",
+    ),
     "InvalidRenameSourcePath": (
         409,
         "The source directory cannot be the same as the destination directory, nor can the destination be a "
@@ -116,13 +120,21 @@ CATALOG: dict[str, tuple[int, str]] = {
 class StorageError(Exception):
     """An error answer; raise it anywhere in a handler and the app turns it into the response."""
 
-    def __init__(self, code: str, message: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         default_status, default_message = CATALOG.get(
             code, (500, "The server encountered an internal error.")
         )
         self.code = code
         self.status = status or default_status
         self.message = message or default_message
+        # Extra response headers the service sends with this error (``x-ms-existing-resource-type``).
+        self.headers = headers or {}
         super().__init__(f"{self.status} {code}: {self.message}")
 
 

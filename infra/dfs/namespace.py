@@ -5,8 +5,8 @@ straight into Azurite, when any blob lies below it (an *implicit* directory). Wr
 always create the markers, so both views agree.
 
 Renames, creates and deletes of one path are serialised by a per-path lock held in this (single) endpoint
-process; together with Azurite's conditional writes that makes "rename onto an existing destination fails"
-hold when two renames race, which is all Delta's commit protocol needs.
+process; together with Azurite's conditional writes that makes "a rename with ``If-None-Match: *`` onto an
+existing destination fails" hold when two renames race, which is all Delta's commit protocol needs.
 """
 
 from __future__ import annotations

@@ -15,7 +15,14 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from infra.dfs.asgi import Request
-from infra.dfs.blobstore import BlobStore, block_id, block_position, raise_for
+from infra.dfs.blobstore import (
+    TRANSACTION_KEY,
+    BlobStore,
+    block_id,
+    block_position,
+    metadata_headers,
+    raise_for,
+)
 from infra.dfs.errors import StorageError
 from infra.dfs.namespace import (
     Namespace,
@@ -24,7 +31,7 @@ from infra.dfs.namespace import (
     reserved_metadata,
     updated_access_control,
 )
-from infra.dfs.paths import is_within, parent_of
+from infra.dfs.paths import is_within, join_path, parent_of
 
 COPY_CONCURRENCY = 16
 # DFS content headers and the Blob API headers that set the same property.
@@ -84,7 +91,7 @@ def check_conditions(
             raise StorageError(failed)
     if if_none_match and info is not None:
         if if_none_match.strip() == "*":
-            raise StorageError(exists or failed)
+            raise StorageError(exists or failed, headers=existing_type(info))
         if _etag(if_none_match) == _etag(info.etag):
             raise StorageError(failed)
     if info is not None and (
@@ -97,6 +104,18 @@ def check_conditions(
             raise StorageError(failed)
         if until and modified > parsedate_to_datetime(until):
             raise StorageError(failed)
+
+
+def existing_type(info: PathInfo) -> dict[str, str]:
+    """The header a 409 about an existing path carries: the ABFS driver takes a mkdir's 409 as success only
+    when it says ``directory``."""
+    return {"x-ms-existing-resource-type": info.resource_type}
+
+
+def _transaction(headers: Mapping[str, str]) -> dict[str, str]:
+    """The client's ``x-ms-client-transaction-id``, as the metadata that keeps it on the path."""
+    value = headers.get("x-ms-client-transaction-id")
+    return {TRANSACTION_KEY: value} if value else {}
 
 
 def _lease(headers: Mapping[str, str]) -> dict[str, str]:
@@ -154,8 +173,13 @@ class PathOperations:
             existing = await self.ns.stat(filesystem, path)
             check_conditions(existing, request.headers, exists="PathAlreadyExists")
             if existing is not None and existing.is_directory != is_directory:
-                raise StorageError("PathConflict", f"The path exists as a {existing.resource_type}.")
+                raise StorageError(
+                    "PathConflict",
+                    f"The path exists as a {existing.resource_type}.",
+                    headers=existing_type(existing),
+                )
             metadata = {**properties, **acl}
+            transaction = _transaction(request.headers)
             if is_directory:
                 if existing is not None and existing.has_marker:
                     if not metadata:
@@ -165,13 +189,13 @@ class PathOperations:
                         filesystem, path, merged, {"if-match": existing.etag}
                     )
                     return written(response.headers)
-                etag = await self.ns.make_marker(filesystem, path, metadata)
+                etag = await self.ns.make_marker(filesystem, path, metadata | transaction)
                 info = await self.ns.stat(filesystem, path)
                 return written({"etag": etag, "last-modified": info.last_modified if info else ""})
             headers = {CONTENT_HEADERS[h]: v for h, v in request.headers.items() if h in CONTENT_HEADERS}
             headers |= _lease(request.headers)
             headers |= {"if-match": existing.etag} if existing is not None else {"if-none-match": "*"}
-            response = await self.store.put_empty(filesystem, path, metadata, headers)
+            response = await self.store.put_empty(filesystem, path, metadata | transaction, headers)
             return written(response.headers)
 
     # --- append and flush -----------------------------------------------------------------------
@@ -326,55 +350,119 @@ class PathOperations:
 
     # --- rename ---------------------------------------------------------------------------------
     async def rename(self, request: Request, filesystem: str, path: str, source: tuple[str, str]) -> Reply:
+        """Path Create with ``x-ms-rename-source``, as a namespace-enabled account answers it.
+
+        ``mode=posix`` (the default, and what the ABFS driver gets) moves the source *into* a destination that
+        is an existing directory, like ``mv``; ``mode=legacy`` (what the DataLake SDKs send) takes the
+        destination name as given. The conditional headers then apply to that final destination. An existing
+        file is overwritten by a file, an existing empty directory replaced by a directory; a non-empty
+        directory is DirectoryNotEmpty and a file against a directory (or the reverse)
+        InvalidSourceOrDestinationResourceType.
+        """
         source_fs, source_path = source
-        if not path:
-            raise StorageError("InvalidDestinationPath", "The destination must be a path.", status=400)
+        mode = request.params.get("mode", "posix").lower()
+        if mode not in ("posix", "legacy"):
+            raise StorageError("InvalidQueryParameterValue", "mode must be 'legacy' or 'posix'.")
         if source_fs == filesystem and path != source_path and is_within(path, source_path):
             raise StorageError("InvalidRenameSourcePath")
-        async with self.ns.locked((source_fs, source_path), (filesystem, path)):
-            src = await self.ns.stat(source_fs, source_path)
-            if src is None:
-                raise StorageError("SourcePathNotFound")
-            check_conditions(src, request.headers, prefix="x-ms-source-", failed="SourceConditionNotMet")
-            parent = parent_of(path)
-            if parent:
-                parent_info = await self.ns.stat(filesystem, parent)
-                if parent_info is None or not parent_info.is_directory:
-                    raise StorageError("RenameDestinationParentPathNotFound")
-            else:
-                await self.store.container_properties(filesystem)
-            dst = await self.ns.stat(filesystem, path)
-            check_conditions(dst, request.headers, exists="PathAlreadyExists")
-            if (source_fs, source_path) == (filesystem, path):
-                return written({"etag": src.etag, "last-modified": src.last_modified})
-            if dst is not None and (dst.is_directory or src.is_directory):
-                raise StorageError("PathAlreadyExists")
-            if src.is_directory:
-                await self._move_directory(src, source_fs, filesystem, path)
-                return Reply(201, {"content-length": "0"})
-            response = await self._move_file(src, source_fs, filesystem, path, dst)
-            return written(response.headers)
+        if not path and mode == "legacy":
+            raise StorageError("InvalidDestinationPath", "The destination must be a path.", status=400)
+        resolves = mode == "posix" and (source_fs, source_path) != (filesystem, path)
+        for _ in range(3):
+            destination = path
+            if resolves:
+                named = await self.ns.stat(filesystem, path)
+                if named is not None and named.is_directory:
+                    destination = join_path(path, source_path.rpartition("/")[2])
+            keys = ((source_fs, source_path), (filesystem, path), (filesystem, destination))
+            async with self.ns.locked(*keys):
+                if resolves:
+                    # The destination was resolved before the locks were taken: check it still holds.
+                    named = await self.ns.stat(filesystem, path)
+                    if (named is not None and named.is_directory) != (destination != path):
+                        continue
+                if resolves and destination == path:
+                    dst = named
+                else:
+                    dst = await self.ns.stat(filesystem, destination)
+                return await self._rename_locked(request, source, filesystem, destination, dst)
+        raise StorageError("ServerBusy", "The destination kept changing during the rename; retry it.")
+
+    async def _rename_locked(
+        self, request: Request, source: tuple[str, str], filesystem: str, path: str, dst: PathInfo | None
+    ) -> Reply:
+        """The rename of ``source`` to exactly ``path`` (currently ``dst``), under the locks of both."""
+        source_fs, source_path = source
+        src = await self.ns.stat(source_fs, source_path)
+        if src is None:
+            raise StorageError("SourcePathNotFound")
+        check_conditions(src, request.headers, prefix="x-ms-source-", failed="SourceConditionNotMet")
+        same_filesystem = source_fs == filesystem
+        if same_filesystem and path == source_path:
+            check_conditions(src, request.headers, exists="PathAlreadyExists")
+            return written({"etag": src.etag, "last-modified": src.last_modified})
+        if same_filesystem and src.is_directory and is_within(path, source_path):
+            raise StorageError("InvalidRenameSourcePath")
+        parent = parent_of(path)
+        if parent:
+            parent_info = await self.ns.stat(filesystem, parent)
+            if parent_info is None or not parent_info.is_directory:
+                raise StorageError("RenameDestinationParentPathNotFound")
+        else:
+            await self.store.container_properties(filesystem)
+        check_conditions(dst, request.headers, exists="PathAlreadyExists")
+        if dst is not None and dst.is_directory != src.is_directory:
+            raise StorageError("InvalidSourceOrDestinationResourceType", headers=existing_type(dst))
+        transaction = _transaction(request.headers)
+        if src.is_directory:
+            if dst is not None:
+                await self._remove_empty_directory(filesystem, dst)
+            await self._move_directory(src, source_fs, filesystem, path, transaction)
+            return Reply(201, {"content-length": "0"})
+        response = await self._move_file(src, source_fs, filesystem, path, dst, transaction)
+        return written(response.headers)
+
+    async def _remove_empty_directory(self, filesystem: str, directory: PathInfo) -> None:
+        """Make way for a directory renamed onto ``directory``, which must be empty."""
+        if await self.store.any_below(filesystem, directory.path) is not None:
+            raise StorageError("DirectoryNotEmpty")
+        self.ns.forget_tree(filesystem, directory.path)
+        if directory.has_marker:
+            await self.store.delete(filesystem, directory.path, {"if-match": directory.etag})
 
     async def _move_file(
-        self, src: PathInfo, source_fs: str, filesystem: str, path: str, dst: PathInfo | None
+        self,
+        src: PathInfo,
+        source_fs: str,
+        filesystem: str,
+        path: str,
+        dst: PathInfo | None,
+        transaction: dict[str, str],
     ) -> httpx.Response:
         guard = {"if-match": dst.etag} if dst is not None else {"if-none-match": "*"}
+        headers = guard | {"x-ms-source-if-match": src.etag}
+        if transaction:  # metadata given to Copy Blob replaces the source's: send all of it
+            headers |= metadata_headers({**src.metadata, **transaction})
         try:
-            response = await self.store.copy(
-                source_fs, src.path, filesystem, path, guard | {"x-ms-source-if-match": src.etag}
-            )
+            response = await self.store.copy(source_fs, src.path, filesystem, path, headers)
         except StorageError as error:
             if dst is None and error.code in ("PathAlreadyExists", "ConditionNotMet"):
-                raise StorageError("PathAlreadyExists") from error
+                lost = {"x-ms-existing-resource-type": "file"}  # another rename got there first
+                raise StorageError("PathAlreadyExists", headers=lost) from error
             raise
         await self._delete_quietly(source_fs, src.path)
         return response
 
-    async def _move_directory(self, src: PathInfo, source_fs: str, filesystem: str, path: str) -> None:
+    async def _move_directory(
+        self, src: PathInfo, source_fs: str, filesystem: str, path: str, transaction: dict[str, str]
+    ) -> None:
         if src.has_marker:
-            await self.store.copy(source_fs, src.path, filesystem, path, {"if-none-match": "*"})
+            headers = {"if-none-match": "*"}
+            if transaction:
+                headers |= metadata_headers({**src.metadata, **transaction})
+            await self.store.copy(source_fs, src.path, filesystem, path, headers)
         else:
-            await self.ns.make_marker(filesystem, path)
+            await self.ns.make_marker(filesystem, path, transaction)
         self.ns.remember_directory(filesystem, path)
         moved: list[str] = []
         marker = ""

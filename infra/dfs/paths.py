@@ -104,6 +104,11 @@ def parent_of(path: str) -> str:
     return path.rpartition("/")[0]
 
 
+def join_path(directory: str, name: str) -> str:
+    """``name`` inside ``directory`` ('' is the root)."""
+    return f"{directory}/{name}" if directory else name
+
+
 def ancestors(path: str) -> list[str]:
     """The directories above ``path``, outermost first: ``a/b/c`` -> ``['a', 'a/b']``."""
     segments = path.split("/")[:-1]
