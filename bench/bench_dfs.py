@@ -23,8 +23,8 @@ from pathlib import Path
 from azure.storage.blob import BlobServiceClient
 from azure.storage.filedatalake import DataLakeServiceClient
 
-from infra.launcher import Launcher, free_port, running
-from infra.services import azurite_spec, dfs_spec
+from infra.local.launcher import Launcher, free_port, running
+from infra.local.services import azurite_spec, dfs_spec
 from infra.settings import Settings
 from infra.storage.lake import credential_for
 

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from azure.eventhub import EventData, EventHubConsumerClient, EventHubProducerClient
 
-from infra.launcher import Launcher, free_port, running
-from infra.services import eventhubs_spec
+from infra.local.launcher import Launcher, free_port, running
+from infra.local.services import eventhubs_spec
 from infra.settings import Settings
 
 HUB = "product-reviews"
@@ -150,8 +150,8 @@ def receive(settings: Settings, partition_id: str, expected: int) -> tuple[int, 
 
 def capture_latency(window_seconds: float, samples: int) -> list[float]:
     """Seconds from send to the event being readable in a Capture file, for ``samples`` events."""
-    from infra.eventhubs.capture import read_capture_events
-    from infra.services import azurite_spec, dfs_spec
+    from infra.local.eventhubs.capture import read_capture_events
+    from infra.local.services import azurite_spec, dfs_spec
     from infra.storage.lake import Lake
 
     with tempfile.TemporaryDirectory() as tmp:

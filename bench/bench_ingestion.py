@@ -28,13 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from infra.launcher import Launcher, free_port, running
-from infra.services import azurite_spec, dfs_spec, eventhubs_spec
+from infra.local.app_events_api import ApiConfig
+from infra.local.launcher import Launcher, free_port, running
+from infra.local.services import app_events_api_spec, azurite_spec, dfs_spec, eventhubs_spec
 from infra.settings import Settings, get_settings
 from infra.storage.lake import Lake
 from ingestion import reviews
-from ingestion.app_events_api import ApiConfig
-from ingestion.services import app_events_api_spec
 
 
 def bench_settings(state_dir: Path) -> Settings:

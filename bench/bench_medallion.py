@@ -22,8 +22,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from infra.launcher import Launcher, free_port, running
-from infra.services import azurite_spec, dfs_spec
+from infra.local.launcher import Launcher, free_port, running
+from infra.local.services import azurite_spec, dfs_spec
 from infra.settings import ZONES, Settings, get_settings
 from infra.storage.lake import Lake
 from ingestion.synthetic import generate

@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flows.stack import launcher_for, stack_specs
-from infra.launcher import ServiceError
-from infra.settings import get_settings
+from flows.powerbi_cli import app as powerbi_app
+from infra.local.launcher import ServiceError
+from infra.local.services import launcher_for, stack_specs
+from infra.settings import Settings, get_settings
 
 app = typer.Typer(
     help="A local-first Azure lakehouse on Prefect: run the local Azure-style stack and the pipeline.",
@@ -25,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(powerbi_app, name="powerbi")
 
 
 @app.callback()
@@ -42,8 +44,11 @@ def _fail(message: str) -> typer.Exit:
 def up(
     services: Annotated[list[str] | None, typer.Argument(help="Services to start (default: all).")] = None,
 ) -> None:
-    """Start the local stack (Azurite, DFS endpoint, Event Hubs endpoint) in the background."""
-    settings = get_settings()
+    """Start the local stack (Azurite, DFS endpoint, Event Hubs endpoint, ...) in the background."""
+    _start_stack(get_settings(), services)
+
+
+def _start_stack(settings: Settings, services: list[str] | None) -> None:
     if not settings.is_local:
         raise _fail("`lakehouse up` runs the local emulators; set LAKEHOUSE_PROFILE=local (it is 'azure').")
     specs = [s for s in stack_specs(settings) if not services or s.name in services]
@@ -159,7 +164,7 @@ def _use_local_prefect() -> None:
     """
     import os
 
-    from flows.stack import prefect_env
+    from infra.local.services import prefect_env
 
     settings = get_settings()
     if not settings.is_local and "PREFECT_API_URL" not in os.environ:
@@ -225,7 +230,7 @@ def run(
         f"Gold tables: {settings.lake_url('gold')}<table>\n"
         f"Browse the lake in Azure Storage Explorer: 'Attach to a local emulator', Blob port "
         f"{settings.blob_port}, account {settings.storage_account} (landing, bronze, silver, gold).\n"
-        f"Power BI: `lakehouse export-gold <dir>` and see powerbi/README.md."
+        f"Power BI: `lakehouse powerbi export <dir>` and see powerbi/README.md."
     )
 
 
@@ -239,7 +244,7 @@ def deploy(
     import os
     import subprocess
 
-    from flows.stack import PREFECT_BIN, prefect_env
+    from infra.local.services import PREFECT_BIN, prefect_env
     from infra.settings import PROJECT_ROOT
 
     settings = get_settings()
@@ -310,11 +315,8 @@ def demo(
     sf: Annotated[float, typer.Option(help="Scale factor of the synthetic data.")] = 0.01,
 ) -> None:
     """Start the local stack, create the deployments and run the pipeline once: the README's first command."""
-    import os
-
     # The app_events API serves the same synthetic day as the pipeline generates.
-    os.environ.setdefault("LAKEHOUSE_API_SF", str(sf))
-    up(None)
+    _start_stack(get_settings().model_copy(update={"api_sf": sf}), None)
     deploy()
     run(sf=sf, seed=7, days=1)
 
@@ -389,21 +391,6 @@ def medallion(
 
     result = medallion_flow(run_maintenance=maintenance)
     _print_gold(result.gold_rows)
-
-
-@app.command("export-gold")
-def export_gold(
-    out: Annotated[Path, typer.Argument(help="Local folder to write the gold Delta tables into.")],
-    table: Annotated[list[str] | None, typer.Option(help="Only these tables (repeatable).")] = None,
-) -> None:
-    """Copy the current snapshot of every gold Delta table to a local folder (for Power BI)."""
-    from infra.gold_export import export_gold as run_export
-
-    counts = run_export(get_settings(), out, table or None)
-    _print_gold(counts)
-    console.print(
-        f"Gold snapshot written to {out.resolve()}; see powerbi/README.md for the local-folder variant."
-    )
 
 
 def _print_layers(loads: list) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from prefect import Flow
 
-from infra.settings import PROJECT_ROOT
+from infra.settings import PREFECT_WORK_POOL, PROJECT_ROOT
 
 PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
 
@@ -76,12 +76,11 @@ def serve_all() -> None:
 
 def deploy_commands(names: list[str] | None = None, prefect_file: Path | None = None) -> list[list[str]]:
     """`prefect` CLI calls that create the work pool, the deployments and the `spark` concurrency limit."""
-    from flows.stack import WORK_POOL
 
     selection = [arg for name in names for arg in ("--name", name)] if names else ["--all"]
     source = ["--prefect-file", str(prefect_file)] if prefect_file else []
     return [
-        ["work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"],
+        ["work-pool", "create", PREFECT_WORK_POOL, "--type", "process", "--overwrite"],
         ["--no-prompt", "deploy", *source, *selection],
         ["global-concurrency-limit", "create", "spark", "--limit", "1"],
     ]

@@ -21,11 +21,12 @@ from prefect.states import Failed
 from flows.alerts import DQ_FAILED_STATE
 from flows.app_events import pull_app_events
 from flows.batch import copy_batch_to_bronze, generate_batch
-from flows.medallion import GOLD_TABLES, DataQualityError, MedallionResult, medallion
+from flows.medallion import DataQualityError, MedallionResult, medallion
 from flows.reviews import enqueued_positions, land_reviews, send_reviews, wait_for_capture
 from infra.settings import Settings, get_settings
 from infra.storage.lake import Lake
 from ingestion import reviews
+from transforms.catalog import GOLD_TABLES
 
 
 class PipelineStepError(RuntimeError):

@@ -1,8 +1,10 @@
-"""The `medallion` flow: bronze -> silver (+ quarantine), silver -> gold, data quality, maintenance.
+"""The `medallion` flow: bronze -> silver (+ quarantine), silver -> gold, table checks, maintenance.
 
-Tasks pass table names and counts between them, never DataFrames (Prefect cannot hash them), and use one
-SparkSession per flow run. Transforms come from ``transforms/`` (pure); reads and writes from
-``infra.delta_io``; paths from the zone map.
+It wires and reports. What the tables are (names, keys, formats, schemas, checks) is the catalog's
+(:mod:`transforms.catalog`); where they live is the zone map's (:mod:`infra.zones`); reads and writes go
+through the storage seam (:mod:`infra.storage.delta_io`); the transforms are pure (``transforms.silver``,
+``transforms.gold``, ``transforms.checks``). Tasks pass table names and counts, never DataFrames, and share
+one SparkSession per flow run.
 
 Incremental and idempotent: each entity reads only the bronze files its processed-file log does not hold,
 MERGEs them into silver on business keys and records them afterwards. A re-run with nothing new writes
@@ -12,15 +14,13 @@ nothing; a crash before the log is written makes the next run redo that entity, 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
-from prefect.context import get_run_context
 from prefect.events import emit_event
 from prefect.runtime import flow_run as flow_run_runtime
 from prefect.states import Failed
@@ -28,67 +28,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from flows.alerts import DQ_EVENT, DQ_FAILED_STATE
+from infra import zones
 from infra.settings import Settings, get_settings
 from infra.spark import build_spark_session
 from infra.storage import delta_io
-from transforms import gold, silver
-from transforms.bronze_schemas import (
-    APP_EVENTS_PARQUET_SCHEMA,
-    CAPTURE_AVRO_SCHEMA,
-    CUSTOMERS_CSV_SCHEMA,
-    ORDER_LINES_CSV_SCHEMA,
-    ORDERS_CSV_SCHEMA,
-    PRODUCTS_CSV_SCHEMA,
-)
-from transforms.silver_schemas import (
-    DQ_RESULTS_SCHEMA,
-    SILVER_CUSTOMER_HISTORY_SCHEMA,
-    SILVER_CUSTOMERS_SCHEMA,
-    SILVER_ORDERS_SCHEMA,
-    SILVER_PRODUCTS_SCHEMA,
-)
+from transforms import checks, gold, silver
+from transforms.catalog import GOLD, GOLD_TABLES, SCD2_HISTORY, SILVER, SILVER_KEYS, SILVER_TABLES, ZORDER
+from transforms.silver_schemas import DQ_RESULTS_SCHEMA, LOAD_BALANCE_SCHEMA, SILVER_CUSTOMER_HISTORY_SCHEMA
 
-# Silver tables in load order (referential checks need their parents first), with business keys and the
-# guard that keeps a replayed older version from overwriting a newer one.
-SILVER_KEYS: dict[str, tuple[str, ...]] = {
-    "customers": ("customer_id",),
-    "products": ("product_id",),
-    "orders": ("order_id",),
-    "order_lines": ("order_id", "line_number"),
-    "reviews": ("review_id",),
-    "app_events": ("event_id",),
-}
-NEWER_WINS = "s.updated_at >= t.updated_at OR t.updated_at IS NULL"
-UPDATE_GUARDS = {"customers": NEWER_WINS, "products": NEWER_WINS, "orders": NEWER_WINS}
-BRONZE_SUFFIX = {
-    "customers": ".csv",
-    "products": ".csv",
-    "orders": ".csv",
-    "order_lines": ".csv",
-    "reviews": ".avro",
-    "app_events": ".parquet",
-}
-CSV_SCHEMAS = {
-    "customers": CUSTOMERS_CSV_SCHEMA,
-    "products": PRODUCTS_CSV_SCHEMA,
-    "orders": ORDERS_CSV_SCHEMA,
-    "order_lines": ORDER_LINES_CSV_SCHEMA,
-}
-GOLD_TABLES = (
-    "dim_customer",
-    "dim_product",
-    "dim_date",
-    "fact_sales",
-    "fact_reviews",
-    "fact_app_events",
-    "mart_monthly_revenue",
-    "mart_daily_region",
-    "mart_rfm",
-    "mart_product_rating",
-    "mart_funnel",
-)
-# Z-order where queries filter: the large facts by their date key.
-ZORDER = {"fact_sales": ("date_key",), "fact_app_events": ("date_key",)}
+__all__ = ["GOLD_TABLES", "SILVER_KEYS", "DataQualityError", "EntityLoad", "MedallionResult", "medallion"]
 
 
 class DataQualityError(RuntimeError):
@@ -107,149 +55,74 @@ class EntityLoad:
     duplicates: int
 
 
-# --- locations -------------------------------------------------------------------------------------------
-def silver_url(settings: Settings, table: str) -> str:
-    return settings.lake_url("silver", table)
-
-
-def gold_url(settings: Settings, table: str) -> str:
-    return settings.lake_url("gold", table)
-
-
-def ops_url(settings: Settings, table: str) -> str:
-    """Operational tables (logs, results) live beside the data, under ``_ops/``."""
-    zone = "gold" if table == "dq_results" else "silver"
-    return settings.lake_url(zone, "_ops", table)
-
-
 def spark_session(settings: Settings) -> SparkSession:
     """The flow run's one SparkSession (created on first use, then shared)."""
     return build_spark_session(settings, app_name="medallion")
 
 
 def _run_id() -> str:
-    try:
-        return str(get_run_context().flow_run.id)  # type: ignore[union-attr]
-    except Exception:  # outside a flow run (e.g. a notebook)
-        return f"adhoc-{uuid.uuid4()}"
+    run_id = flow_run_runtime.id
+    return str(run_id) if run_id else f"adhoc-{uuid.uuid4()}"  # outside a flow run (e.g. a notebook)
+
+
+def _silver_table(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
+    return delta_io.read_delta(spark, zones.silver_url(settings, table))
 
 
 # --- bronze -> silver ------------------------------------------------------------------------------------
-def read_bronze(
-    spark: SparkSession, entity: str, files: list[delta_io.SourceFile], load_id: str, at: datetime
-) -> DataFrame:
-    urls = [f.url for f in files]
-    if entity in CSV_SCHEMAS:
-        return delta_io.read_csv(spark, urls, CSV_SCHEMAS[entity], load_id, at)
-    if entity == "reviews":
-        return delta_io.read_avro(spark, urls, CAPTURE_AVRO_SCHEMA, load_id, at)
-    return delta_io.read_parquet(spark, urls, APP_EVENTS_PARQUET_SCHEMA, load_id, at)
-
-
-def standardize(
-    spark: SparkSession, settings: Settings, entity: str, bronze_df: DataFrame, run_id: str, as_of: datetime
-) -> silver.StandardizeResult:
-    """Call the entity's pure transform with the reference keys it checks against (parents come first)."""
-
-    def keys(table: str, column: str) -> DataFrame:
-        return delta_io.read_delta(spark, silver_url(settings, table), SCHEMAS_FOR_KEYS[table]).select(column)
-
-    if entity == "customers":
-        return silver.standardize_customers(bronze_df, run_id=run_id)
-    if entity == "products":
-        return silver.standardize_products(bronze_df, run_id=run_id)
-    if entity == "orders":
-        return silver.standardize_orders(
-            bronze_df, customer_keys_df=keys("customers", "customer_id"), run_id=run_id
-        )
-    if entity == "order_lines":
-        return silver.standardize_order_lines(
-            bronze_df,
-            product_keys_df=keys("products", "product_id"),
-            order_keys_df=keys("orders", "order_id"),
-            run_id=run_id,
-        )
-    if entity == "reviews":
-        return silver.standardize_reviews(
-            bronze_df,
-            product_keys_df=keys("products", "product_id"),
-            customer_keys_df=keys("customers", "customer_id"),
-            as_of=as_of,
-            run_id=run_id,
-        )
-    return silver.standardize_app_events(bronze_df, as_of=as_of, run_id=run_id)
-
-
-SCHEMAS_FOR_KEYS = {
-    "customers": SILVER_CUSTOMERS_SCHEMA,
-    "products": SILVER_PRODUCTS_SCHEMA,
-    "orders": SILVER_ORDERS_SCHEMA,
-}
-
-
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, task_run_name="silver-{entity}")
 def load_silver(entity: str, run_id: str, as_of: datetime) -> EntityLoad:
     """Bronze files not processed yet -> silver_<entity> (MERGE) + quarantine_<entity> + dq_results."""
-    settings = get_settings()
+    settings, table = get_settings(), SILVER[entity]
     spark = spark_session(settings)
-    log_url = ops_url(settings, "processed_files")
-    listed = delta_io.list_files(spark, settings.lake_url("bronze", entity), BRONZE_SUFFIX[entity])
+    log_url = zones.ops_url(settings, "processed_files")
+    listed = delta_io.list_files(spark, zones.bronze_url(settings, entity), table.bronze_suffix)
     files = delta_io.unprocessed_files(spark, log_url, entity, listed)
     if not files:
         return EntityLoad(entity, 0, 0, 0, 0, 0)
-    load_id = f"{run_id}:{entity}"
-    at = datetime.now(UTC)
-    bronze_df = read_bronze(spark, entity, files, load_id, at).cache()
-    result = standardize(spark, settings, entity, bronze_df, run_id, as_of)
-    silver_df = result.silver_df.cache()
-    quarantine_df = result.quarantine_df.cache()
-    counts = silver.row_counts(
-        bronze_df, silver.StandardizeResult(silver_df, quarantine_df, result.duplicates_df, result.dq_df)
+    load_id, at = f"{run_id}:{entity}", datetime.now(UTC)
+    urls = [f.url for f in files]
+    bronze_df = delta_io.read_bronze(spark, table.bronze_format, urls, table.read_schema, load_id, at).cache()
+    references = {
+        parent: delta_io.read_delta(spark, zones.silver_url(settings, parent), SILVER[parent].schema).select(
+            key
+        )
+        for parent, key in table.references
+    }
+    result = silver.standardize(entity, bronze_df, references, as_of=as_of, run_id=run_id)
+    result = silver.StandardizeResult(
+        result.silver_df.cache(), result.quarantine_df.cache(), result.duplicates_df, result.dq_df
     )
+    counts = silver.row_counts(bronze_df, result)
     if not counts.is_balanced:
         raise DataQualityError(
             f"{entity}: {counts.bronze} bronze rows != {counts.silver} silver + {counts.quarantined} "
             f"quarantined + {counts.duplicates} duplicates; nothing was written for these files"
         )
     if entity == "customers":
-        history_url = silver_url(settings, "customer_history")
-        history_df = delta_io.read_delta(spark, history_url, SILVER_CUSTOMER_HISTORY_SCHEMA)
         # Every version of the load (superseded ones sit in duplicates_df) opens its SCD2 row.
-        versions_df = silver_df.unionByName(result.duplicates_df)
-        new_history_df = silver.scd2_customer_history(history_df, versions_df).localCheckpoint()
-        delta_io.overwrite(new_history_df, history_url)
+        history_url = zones.silver_url(settings, SCD2_HISTORY)
+        history_df = delta_io.read_delta(spark, history_url, SILVER_CUSTOMER_HISTORY_SCHEMA)
+        versions_df = result.silver_df.unionByName(result.duplicates_df)
+        delta_io.overwrite(
+            silver.scd2_customer_history(history_df, versions_df).localCheckpoint(), history_url
+        )
     delta_io.merge(
-        silver_df, silver_url(settings, entity), SILVER_KEYS[entity], update_when=UPDATE_GUARDS.get(entity)
-    )
-    file_list = ", ".join("'" + f.url.replace("'", "''") + "'" for f in files)
-    delta_io.replace_where(
-        quarantine_df, silver_url(settings, f"quarantine_{entity}"), f"_source_file IN ({file_list})"
+        result.silver_df, zones.silver_url(settings, entity), table.keys, update_when=table.update_guard
     )
     delta_io.replace_where(
-        result.dq_df,
-        ops_url(settings, "dq_results"),
-        f"run_id = '{run_id}' AND table_name = '{entity}'",
+        result.quarantine_df, zones.quarantine_url(settings, entity), delta_io.is_in("_source_file", urls)
     )
-    balance = spark.createDataFrame(
-        [
-            (
-                run_id,
-                entity,
-                load_id,
-                len(files),
-                counts.bronze,
-                counts.silver,
-                counts.quarantined,
-                counts.duplicates,
-                at,
-            )
-        ],
-        "run_id string, table_name string, load_id string, files int, bronze_rows long, silver_rows long, "
-        "quarantined_rows long, duplicate_rows long, loaded_at timestamp",
+    delta_io.replace_where(
+        result.dq_df, zones.ops_url(settings, "dq_results"), delta_io.equals(run_id=run_id, table_name=entity)
     )
-    delta_io.replace_where(balance, ops_url(settings, "load_balance"), f"load_id = '{load_id}'")
+    balance = (run_id, entity, load_id, len(files), counts.bronze, counts.silver, counts.quarantined)
+    balance_df = spark.createDataFrame([(*balance, counts.duplicates, at)], LOAD_BALANCE_SCHEMA)
+    delta_io.replace_where(
+        balance_df, zones.ops_url(settings, "load_balance"), delta_io.equals(load_id=load_id)
+    )
     delta_io.record_processed(spark, log_url, entity, files, load_id, at)
-    for df in (bronze_df, silver_df, quarantine_df):
+    for df in (bronze_df, result.silver_df, result.quarantine_df):
         df.unpersist()
     return EntityLoad(entity, len(files), counts.bronze, counts.silver, counts.quarantined, counts.duplicates)
 
@@ -262,28 +135,18 @@ def build_gold(as_of: datetime) -> dict[str, int]:
     spark = spark_session(settings)
 
     def read_silver(table: str) -> DataFrame:
-        return spark.read.format("delta").load(silver_url(settings, table))
+        return _silver_table(spark, settings, table)
 
     def current(table: str) -> DataFrame | None:
-        url = gold_url(settings, table)
-        return (
-            spark.read.format("delta").load(url).localCheckpoint()
-            if delta_io.is_delta_table(spark, url)
-            else None
-        )
+        df = delta_io.read_delta_if_exists(spark, zones.gold_url(settings, table))
+        return df.localCheckpoint() if df is not None else None
 
     orders_df, lines_df = read_silver("orders"), read_silver("order_lines")
-    dim_customer_df = gold.dim_customer(
-        read_silver("customer_history"), current("dim_customer")
-    ).localCheckpoint()
+    dim_customer_df = gold.dim_customer(read_silver(SCD2_HISTORY), current("dim_customer")).localCheckpoint()
     dim_product_df = gold.dim_product(read_silver("products"), current("dim_product")).localCheckpoint()
-    first_day, last_day = _date_span(spark, settings, as_of)
-    tables: dict[str, Callable[[], DataFrame]] = {
-        "dim_customer": lambda: dim_customer_df,
-        "dim_product": lambda: dim_product_df,
-        # Power BI marks dim_date as the date table, which needs a blank-free date column: no -1 row.
-        "dim_date": lambda: gold.dim_date(spark, first_day, last_day, include_unknown=False),
-    }
+    first_day, last_day = gold.dim_date_span(
+        {table: read_silver(table) for table in gold.DATE_SPAN_COLUMNS}, as_of
+    )
     fact_sales_df = gold.fact_sales(lines_df, orders_df, dim_customer_df, dim_product_df).localCheckpoint()
     fact_reviews_df = gold.fact_reviews(
         read_silver("reviews"), dim_customer_df, dim_product_df
@@ -291,7 +154,11 @@ def build_gold(as_of: datetime) -> dict[str, int]:
     fact_events_df = gold.fact_app_events(
         read_silver("app_events"), dim_customer_df, dim_product_df
     ).localCheckpoint()
-    tables |= {
+    builders = {
+        "dim_customer": lambda: dim_customer_df,
+        "dim_product": lambda: dim_product_df,
+        # Power BI marks dim_date as the date table, which needs a blank-free date column: no -1 row.
+        "dim_date": lambda: gold.dim_date(spark, first_day, last_day, include_unknown=False),
         "fact_sales": lambda: fact_sales_df,
         "fact_reviews": lambda: fact_reviews_df,
         "fact_app_events": lambda: fact_events_df,
@@ -303,69 +170,33 @@ def build_gold(as_of: datetime) -> dict[str, int]:
     }
     counts: dict[str, int] = {}
     for name in GOLD_TABLES:
-        df = tables[name]().localCheckpoint()
-        delta_io.overwrite(df.coalesce(1) if df.rdd.getNumPartitions() > 1 else df, gold_url(settings, name))
+        df = builders[name]().localCheckpoint()
+        delta_io.overwrite(
+            df.coalesce(1) if df.rdd.getNumPartitions() > 1 else df, zones.gold_url(settings, name)
+        )
         counts[name] = df.count()
     return counts
-
-
-def _date_span(spark: SparkSession, settings: Settings, as_of: datetime) -> tuple[date, date]:
-    """dim_date covers every order, review and event date, whole years, up to ``as_of``'s year end."""
-    dates = []
-    for table, column in (
-        ("orders", "ordered_date"),
-        ("reviews", "reviewed_date"),
-        ("app_events", "occurred_date"),
-    ):
-        row = spark.read.format("delta").load(silver_url(settings, table)).agg(F.min(column)).first()
-        if row and row[0]:
-            dates.append(row[0])
-    first = min(dates) if dates else as_of.date()
-    return date(first.year, 1, 1), date(as_of.year, 12, 31)
 
 
 # --- data quality ----------------------------------------------------------------------------------------
 @task(cache_policy=NO_CACHE, task_run_name="dq-checks")
 def check_quality(run_id: str, loads: list[EntityLoad], max_quarantine_fraction: float) -> list[dict]:
-    """Table-level checks after the writes: keys unique in silver, facts keyed, quarantine under threshold."""
+    """The catalog's table checks on silver and gold after the writes, and each load's quarantine share."""
     settings = get_settings()
     spark = spark_session(settings)
-    results: list[tuple] = []
-
-    def record(table: str, name: str, severity: str, passed: int, failed: int, samples: list[str]) -> None:
-        results.append((run_id, table, name, severity, passed, failed, samples[:5]))
-
-    for table, keys in SILVER_KEYS.items():
-        df = spark.read.format("delta").load(silver_url(settings, table))
-        dupes = df.groupBy(*keys).count().where("count > 1")
-        samples = [" | ".join(str(v) for v in r[: len(keys)]) for r in dupes.limit(5).collect()]
-        total, failed = df.count(), dupes.count()
-        record(table, "keys_unique", "error", total - failed, failed, samples)
-    for fact, key in (
-        ("fact_sales", "customer_key"),
-        ("fact_sales", "product_key"),
-        ("fact_reviews", "product_key"),
-    ):
-        df = spark.read.format("delta").load(gold_url(settings, fact))
-        failed = df.where(F.col(key).isNull()).count()
-        record(fact, f"{key}_not_null", "error", df.count() - failed, failed, [])
-        unknown = df.where(F.col(key) == -1).count()
-        record(fact, f"{key}_known", "warn", df.count() - unknown, unknown, [])
+    tables = {t.name: _silver_table(spark, settings, t.name) for t in SILVER_TABLES}
+    tables |= {name: delta_io.read_delta(spark, zones.gold_url(settings, name)) for name in GOLD_TABLES}
+    declared = {t.name: t.checks for t in SILVER_TABLES} | {name: GOLD[name].checks for name in GOLD_TABLES}
+    results = checks.run_checks(run_id, tables, declared)
     for load in loads:
         if load.bronze:
-            too_many = load.quarantined > max_quarantine_fraction * load.bronze
-            record(
-                load.table,
-                f"quarantine_at_most_{max_quarantine_fraction:g}",
-                "error",
-                load.bronze - load.quarantined,
-                load.quarantined if too_many else 0,
-                [],
-            )
+            name, outcome = checks.quarantine_share(load.bronze, load.quarantined, max_quarantine_fraction)
+            results.append((run_id, load.table, name, "error", outcome.passed, outcome.failed, []))
     df = spark.createDataFrame(results, DQ_RESULTS_SCHEMA)
-    written = ", ".join(f"'{r[1]}/{r[2]}'" for r in results)
-    predicate = f"run_id = '{run_id}' AND concat(table_name, '/', expectation) IN ({written})"
-    delta_io.replace_where(df, ops_url(settings, "dq_results"), predicate)
+    written = delta_io.is_in("concat(table_name, '/', expectation)", [f"{r[1]}/{r[2]}" for r in results])
+    delta_io.replace_where(
+        df, zones.ops_url(settings, "dq_results"), f"{delta_io.equals(run_id=run_id)} AND {written}"
+    )
     return [dict(zip(DQ_RESULTS_SCHEMA.fieldNames(), r, strict=True)) for r in results]
 
 
@@ -374,15 +205,8 @@ def read_dq_results(run_id: str) -> list[dict]:
     """Every dq_results row of this run (row-level expectations and table checks)."""
     settings = get_settings()
     spark = spark_session(settings)
-    url = ops_url(settings, "dq_results")
-    if not delta_io.is_delta_table(spark, url):
-        return []
-    rows = (
-        spark.read.format("delta")
-        .load(url)
-        .where(F.col("run_id") == run_id)
-        .orderBy("table_name", "expectation")
-    )
+    dq_df = delta_io.read_delta(spark, zones.ops_url(settings, "dq_results"), DQ_RESULTS_SCHEMA)
+    rows = dq_df.where(F.col("run_id") == run_id).orderBy("table_name", "expectation")
     return [r.asDict() for r in rows.collect()]
 
 
@@ -396,8 +220,8 @@ def maintain(retention_hours: float, max_files: int = 8) -> list[str]:
     """
     settings = get_settings()
     spark = spark_session(settings)
-    urls = {f"gold/{t}": gold_url(settings, t) for t in GOLD_TABLES}
-    urls |= {f"silver/{t}": silver_url(settings, t) for t in (*SILVER_KEYS, "customer_history")}
+    urls = {f"gold/{t}": zones.gold_url(settings, t) for t in GOLD_TABLES}
+    urls |= {f"silver/{t}": zones.silver_url(settings, t) for t in (*SILVER_KEYS, SCD2_HISTORY)}
     compacted = []
     for name, url in urls.items():
         if not delta_io.is_delta_table(spark, url):
@@ -442,7 +266,7 @@ def medallion(
         loads = [load_silver(entity, run_id, as_of) for entity in SILVER_KEYS]
         settings = get_settings()
         changed = any(load.files for load in loads)
-        gold_exists = delta_io.is_delta_table(spark_session(settings), gold_url(settings, "fact_sales"))
+        gold_exists = delta_io.is_delta_table(spark_session(settings), zones.gold_url(settings, "fact_sales"))
         checks: list[dict] = []
         if changed or not gold_exists:
             gold_rows = build_gold(as_of)
@@ -496,7 +320,7 @@ def announce_dq_failure(run_id: str, breaches: list[dict]) -> None:
 def gold_row_counts() -> dict[str, int]:
     settings = get_settings()
     spark = spark_session(settings)
-    return {t: spark.read.format("delta").load(gold_url(settings, t)).count() for t in GOLD_TABLES}
+    return {t: delta_io.read_delta(spark, zones.gold_url(settings, t)).count() for t in GOLD_TABLES}
 
 
 def publish_artifacts(

@@ -15,6 +15,7 @@ the ``abfs(s)://`` URL Spark reads, :meth:`Settings.lake_path` the filesystem + 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -26,6 +27,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 Zone = Literal["landing", "bronze", "silver", "gold"]
 ZONES: tuple[Zone, ...] = ("landing", "bronze", "silver", "gold")
+
+# The Prefect work pool of prefect.yaml's deployments (process locally; ACI or Kubernetes on Azure).
+PREFECT_WORK_POOL = "lakehouse-process"
 
 # Azurite's published development account and key (the same for every Azurite install; not a secret).
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -90,7 +94,7 @@ class Settings(BaseSettings):
     eventhubs_health_port: int = 5300
     eventhubs_key_name: str = "RootManageSharedAccessKey"
     eventhubs_key: SecretStr | None = None
-    eventhubs_config: Path = PROJECT_ROOT / "infra" / "Config.json"
+    eventhubs_config: Path = PROJECT_ROOT / "infra" / "local" / "Config.json"
     reviews_hub: str = "product-reviews"
     eventhubs_retention_hours: float = 24.0
     # fsync each appended batch of a partition log (slower; survives a power loss, not just a crash).
@@ -104,6 +108,19 @@ class Settings(BaseSettings):
     # --- app_events API -----------------------------------------------------------------------
     api_port: int = 8087
     api_token: SecretStr | None = None
+    # The simulated API of the local stack (infra/local/app_events_api.py): what it serves, how it misbehaves.
+    api_sf: float = 0.01
+    api_seed: int = 7
+    api_days: int = 1
+    api_first_day: int = 0  # the feed holds batch days first_day .. days - 1 (day 0 spans a year)
+    api_bad_fraction: float = 0.02
+    api_start: date = date(2026, 1, 1)
+    api_faults: str = ""  # e.g. "429:0.1,500:0.1,slow:0.05,truncate:0.05,duplicate:0.1,poison:1500"
+    api_fault_seed: int = 0
+    api_slow_seconds: float = 30.0
+    api_retry_after_seconds: int = 1
+    api_default_limit: int = 1000
+    api_max_limit: int = 5000
 
     # --- Prefect ------------------------------------------------------------------------------
     prefect_port: int = 4200
@@ -114,6 +131,11 @@ class Settings(BaseSettings):
     # Unset locally = the stack's own webhook receiver (`lakehouse alerts` shows what it got).
     alert_webhook_url: SecretStr | None = None
     alerts_port: int = 4280
+
+    # --- notebooks ----------------------------------------------------------------------------
+    # The instant "the future" starts (no-future checks, RFM recency); fixed, a notebook run is repeatable.
+    as_of: datetime | None = None
+    notebook_out: Path | None = None  # where notebooks save figures (default <state>/notebooks)
 
     # --- Spark --------------------------------------------------------------------------------
     spark_master: str = "local[*]"

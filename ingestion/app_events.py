@@ -36,15 +36,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from infra import zones
 from infra.settings import Settings
 from infra.storage.lake import Lake
 from ingestion.common import iso_utc, json_bytes, md5_hex, utc_now
 from transforms.contract import APP_EVENTS, COLUMNS
 
-LANDING_PREFIX = "app_events"
-WATERMARK_PATH = f"{LANDING_PREFIX}/_watermark.json"
-REJECTED_PREFIX = "_rejected/app_events"
-BRONZE_PREFIX = "app_events"
+LANDING_PREFIX = zones.APP_EVENTS_LANDING
+WATERMARK_PATH = zones.APP_EVENTS_WATERMARK
+REJECTED_PREFIX = zones.APP_EVENTS_REJECTED
+BRONZE_PREFIX = zones.APP_EVENTS_BRONZE
 PAGE_PATH = "/v1/app-events"
 
 EVENT_COLUMNS: tuple[str, ...] = (*COLUMNS[APP_EVENTS], "received_at")

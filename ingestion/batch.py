@@ -26,13 +26,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from infra import zones
 from infra.storage.lake import Lake
 from ingestion.common import iso_utc, json_bytes, md5_hex, utc_now
 from transforms.contract import COLUMNS, CSV_ENTITIES
 
-LANDING_PREFIX = "batch"
-REJECTED_PREFIX = "_rejected/batch"
-MANIFEST_PREFIX = "_ops/manifest/batch"
+LANDING_PREFIX = zones.BATCH_LANDING
+REJECTED_PREFIX = zones.BATCH_REJECTED
+MANIFEST_PREFIX = zones.BATCH_MANIFEST
 CSV_COLUMNS: dict[str, tuple[str, ...]] = {entity: COLUMNS[entity] for entity in sorted(CSV_ENTITIES)}
 """The header each batch entity's CSV must carry, in order (docs/data-contract.md)."""
 

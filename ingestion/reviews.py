@@ -25,28 +25,21 @@ from typing import Any
 import fastavro
 from azure.eventhub import EventData, EventDataBatch, EventHubProducerClient
 
+from infra import messaging, zones
 from infra.settings import Settings
 from infra.storage.lake import Lake
 from ingestion.common import iso_utc, json_bytes, md5_hex, utc_now
 from ingestion.synthetic import iter_reviews
 
-CAPTURE_ROOT = "eventhubs"
-BRONZE_PREFIX = "reviews"
-COPY_LOG_PREFIX = "_ops/copy_log/reviews"
+CAPTURE_ROOT = zones.CAPTURE_ROOT
+BRONZE_PREFIX = zones.REVIEWS_BRONZE
+COPY_LOG_PREFIX = zones.REVIEWS_COPY_LOG
 REVIEWS_PER_SF_DAY0 = 200_000
 """Reviews in the generator's day-0 file at SF1 (docs/data-contract.md volumes)."""
 
 
 # --- producing --------------------------------------------------------------------------------------
-def producer_client(settings: Settings) -> EventHubProducerClient:
-    """The one seam of the event bus: the emulator's connection string locally, Entra ID on Azure."""
-    if settings.is_local:
-        return EventHubProducerClient.from_connection_string(
-            settings.eventhubs_connection_string, eventhub_name=settings.reviews_hub
-        )
-    from azure.identity import DefaultAzureCredential
-
-    return EventHubProducerClient(settings.eventhubs_host, settings.reviews_hub, DefaultAzureCredential())
+producer_client = messaging.producer_client  # the event bus seam (infra.messaging)
 
 
 def reviews_to_send(count: int | None, seed: int, sf: float, day: int, start: date) -> list[dict[str, Any]]:
@@ -164,9 +157,7 @@ class CopyLogEntry:
     recovered: bool = False
 
 
-def capture_prefix(settings: Settings) -> str:
-    """Where Capture writes the reviews hub in landing: ``eventhubs/<namespace>/<hub>``."""
-    return f"{CAPTURE_ROOT}/{settings.eventhubs_namespace}/{settings.reviews_hub}"
+capture_prefix = zones.capture_prefix
 
 
 def list_capture_files(lake: Lake, settings: Settings) -> list[CaptureFile]:
@@ -267,4 +258,4 @@ def sent_marker(sf: float, seed: int, day: int, start: date) -> str:
     A crash mid-send leaves no marker, so the re-run sends the day again: at-least-once, and silver removes
     the redelivered reviews by review_id.
     """
-    return f"{CAPTURE_ROOT}/_sent/sf{sf:g}-seed{seed}-{start.isoformat()}-day{day}.json"
+    return f"{zones.SENT_MARKERS}/sf{sf:g}-seed{seed}-{start.isoformat()}-day{day}.json"

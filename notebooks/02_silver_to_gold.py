@@ -1,28 +1,60 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # 02 · Silver -> Gold
-# MAGIC Rebuilds the star schema and the KPI marts from silver (`transforms/gold.py`): SCD2 `dim_customer`,
-# MAGIC `dim_product`, `dim_date`, the facts and the marts, all Delta at reader 1 / writer 2 so that Power BI
-# MAGIC reads them with `DeltaLake.Table`. Dimension keys stay stable across rebuilds.
+# MAGIC Builds the star schema and the KPI marts from silver with the flow's pure transforms
+# MAGIC (`transforms/gold.py`): SCD2 `dim_customer`, `dim_product`, `dim_date`, the facts and the marts, and
+# MAGIC holds them against the gold tables the `medallion` flow wrote (Delta at reader 1 / writer 2, which
+# MAGIC Power BI reads with `DeltaLake.Table`). It writes nothing.
 
 # COMMAND ----------
 
-import os
 from datetime import UTC, datetime
 
-from flows.medallion import GOLD_TABLES, build_gold, gold_url, spark_session
+from infra import zones
 from infra.settings import get_settings
+from infra.spark import build_spark_session
+from infra.storage import delta_io
+from transforms import gold
+from transforms.catalog import GOLD_TABLES, SCD2_HISTORY
 
 settings = get_settings()
-spark = spark_session(settings)
-# The instant RFM recency is measured from: a fixed value makes a rebuild repeatable.
-as_of = datetime.fromisoformat(os.environ.get("LAKEHOUSE_AS_OF") or datetime.now(UTC).isoformat())
+spark = build_spark_session(settings, app_name="notebook-gold")
+as_of = settings.as_of or datetime.now(UTC)
+
+
+def silver_df(table):
+    return delta_io.read_delta(spark, zones.silver_url(settings, table))
+
+
+def written(table):
+    return delta_io.read_delta(spark, zones.gold_url(settings, table))
 
 # COMMAND ----------
 
-gold_rows = build_gold.fn(as_of)
+# Dimension keys are carried over from the written dimensions, as the flow does.
+dim_customer = gold.dim_customer(silver_df(SCD2_HISTORY), written("dim_customer"))
+dim_product = gold.dim_product(silver_df("products"), written("dim_product"))
+first_day, last_day = gold.dim_date_span({t: silver_df(t) for t in gold.DATE_SPAN_COLUMNS}, as_of)
+fact_sales = gold.fact_sales(silver_df("order_lines"), silver_df("orders"), dim_customer, dim_product)
+fact_reviews = gold.fact_reviews(silver_df("reviews"), dim_customer, dim_product)
+fact_events = gold.fact_app_events(silver_df("app_events"), dim_customer, dim_product)
+built = {
+    "dim_customer": dim_customer,
+    "dim_product": dim_product,
+    "dim_date": gold.dim_date(spark, first_day, last_day, include_unknown=False),
+    "fact_sales": fact_sales,
+    "fact_reviews": fact_reviews,
+    "fact_app_events": fact_events,
+    "mart_monthly_revenue": gold.mart_monthly_revenue(fact_sales),
+    "mart_daily_region": gold.mart_daily_region(fact_sales),
+    "mart_rfm": gold.mart_rfm(fact_sales, dim_customer, as_of.date()),
+    "mart_product_rating": gold.mart_product_rating(fact_reviews, dim_product),
+    "mart_funnel": gold.mart_funnel(fact_events),
+}
+gold_rows = {table: built[table].count() for table in GOLD_TABLES}
 for table in GOLD_TABLES:
-    print(f"{table:22} {gold_rows[table]:>9,} rows  {gold_url(settings, table)}")
+    print(f"{table:22} {gold_rows[table]:>9,} rows built, {written(table).count():>9,} in "
+          f"{zones.gold_url(settings, table)}")
 
 # COMMAND ----------
 
@@ -31,5 +63,5 @@ for table in GOLD_TABLES:
 # COMMAND ----------
 
 for table in GOLD_TABLES:
-    detail = spark.sql(f"DESCRIBE DETAIL delta.`{gold_url(settings, table)}`").first()
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{zones.gold_url(settings, table)}`").first()
     print(f"{table:22} reader={detail.minReaderVersion} writer={detail.minWriterVersion} files={detail.numFiles}")

@@ -8,25 +8,25 @@
 # COMMAND ----------
 
 import os
-from pathlib import Path
-
 import matplotlib
 
 if not os.environ.get("DISPLAY") and "DATABRICKS_RUNTIME_VERSION" not in os.environ:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from flows.medallion import gold_url, spark_session
+from infra import zones
 from infra.settings import get_settings
+from infra.spark import build_spark_session
+from infra.storage import delta_io
 
 settings = get_settings()
-spark = spark_session(settings)
-out = Path(os.environ.get("LAKEHOUSE_NOTEBOOK_OUT", settings.state_dir / "notebooks"))
+spark = build_spark_session(settings, app_name="notebook-explore")
+out = settings.notebook_out or settings.state_dir / "notebooks"
 out.mkdir(parents=True, exist_ok=True)
 
 
 def gold(table: str):
-    return spark.read.format("delta").load(gold_url(settings, table)).toPandas()
+    return delta_io.read_delta(spark, zones.gold_url(settings, table)).toPandas()
 
 
 # COMMAND ----------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.launcher import Launcher, free_port, running
+from infra.local.launcher import Launcher, free_port, running
 from infra.settings import Settings
 
 # No test may talk to a developer's running stack by accident: fixtures set every port.
@@ -62,7 +62,7 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def lake_stack(stack_settings: Settings) -> Iterator[Settings]:
     """Azurite and the DFS endpoint, running for the whole test session, with the zone containers."""
-    from infra.services import azurite_spec, dfs_spec
+    from infra.local.services import azurite_spec, dfs_spec
     from infra.storage.lake import Lake
 
     launcher = Launcher(stack_settings.state_dir)
@@ -118,7 +118,7 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
         temporary_settings,
     )
 
-    from flows.stack import prefect_server_spec
+    from infra.local.services import prefect_server_spec
 
     settings = make_settings(tmp_path_factory.mktemp("prefect"))
     launcher = Launcher(settings.state_dir)

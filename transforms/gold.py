@@ -14,6 +14,7 @@ unknown member of every dimension, used for orphan or late references so that fa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -366,6 +367,25 @@ def mart_funnel(fact_app_events_df: DataFrame) -> DataFrame:
 
 
 _FUNNEL_COLUMNS = {"view_sessions": 1, "cart_sessions": 2, "checkout_sessions": 3, "purchase_sessions": 4}
+
+
+# Which date column of which silver table dim_date must cover.
+DATE_SPAN_COLUMNS: dict[str, str] = {
+    "orders": "ordered_date",
+    "reviews": "reviewed_date",
+    "app_events": "occurred_date",
+}
+
+
+def dim_date_span(silver_dfs: Mapping[str, DataFrame], as_of: datetime) -> tuple[date, date]:
+    """dim_date covers every order, review and event date in whole years, up to ``as_of``'s year end."""
+    firsts = []
+    for table, column in DATE_SPAN_COLUMNS.items():
+        row = silver_dfs[table].agg(F.min(column)).first()
+        if row and row[0]:
+            firsts.append(row[0])
+    first = min(firsts) if firsts else as_of.date()
+    return date(first.year, 1, 1), date(as_of.year, 12, 31)
 
 
 # --- helpers -------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ Date keys (``*_date``) are UTC calendar dates, computed independently of the ses
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -421,6 +421,41 @@ def standardize_app_events(bronze_df: DataFrame, *, as_of: datetime, run_id: str
 
 
 # --- customers, SCD Type 2 -----------------------------------------------------------------------------
+def standardize(
+    entity: str,
+    bronze_df: DataFrame,
+    reference_keys: Mapping[str, DataFrame],
+    *,
+    as_of: datetime,
+    run_id: str,
+) -> StandardizeResult:
+    """The entity's standardize transform; ``reference_keys`` holds the parent keys it checks against,
+    by silver table name (the catalog's ``references``)."""
+    refs = reference_keys
+    if entity == contract.CUSTOMERS:
+        return standardize_customers(bronze_df, run_id=run_id)
+    if entity == contract.PRODUCTS:
+        return standardize_products(bronze_df, run_id=run_id)
+    if entity == contract.ORDERS:
+        return standardize_orders(bronze_df, customer_keys_df=refs["customers"], run_id=run_id)
+    if entity == contract.ORDER_LINES:
+        return standardize_order_lines(
+            bronze_df, product_keys_df=refs["products"], order_keys_df=refs["orders"], run_id=run_id
+        )
+    if entity == contract.REVIEWS:
+        return standardize_reviews(
+            bronze_df,
+            product_keys_df=refs["products"],
+            customer_keys_df=refs["customers"],
+            as_of=as_of,
+            run_id=run_id,
+        )
+    if entity == contract.APP_EVENTS:
+        return standardize_app_events(bronze_df, as_of=as_of, run_id=run_id)
+    known = ", ".join(contract.ENTITIES)
+    raise ValueError(f"no standardize transform for {entity!r}; expected one of {known}")
+
+
 def scd2_customer_history(history_df: DataFrame, versions_df: DataFrame) -> DataFrame:
     """One row per customer version (``SILVER_CUSTOMER_HISTORY_SCHEMA``): the history after ``versions_df``.
 

@@ -141,6 +141,21 @@ DQ_RESULTS_SCHEMA = StructType(
     ]
 )
 
+# One row per load of an entity: bronze rows = silver + quarantined + duplicates (silver/_ops/load_balance).
+LOAD_BALANCE_SCHEMA = StructType(
+    [
+        StructField("run_id", StringType(), True),
+        StructField("table_name", StringType(), True),
+        StructField("load_id", StringType(), True),
+        StructField("files", IntegerType(), True),
+        StructField("bronze_rows", LongType(), True),
+        StructField("silver_rows", LongType(), True),
+        StructField("quarantined_rows", LongType(), True),
+        StructField("duplicate_rows", LongType(), True),
+        StructField("loaded_at", TimestampType(), True),
+    ]
+)
+
 SILVER_CUSTOMERS_COLUMNS = columns(SILVER_CUSTOMERS_SCHEMA)
 SILVER_CUSTOMER_HISTORY_COLUMNS = columns(SILVER_CUSTOMER_HISTORY_SCHEMA)
 SILVER_PRODUCTS_COLUMNS = columns(SILVER_PRODUCTS_SCHEMA)

@@ -107,7 +107,52 @@ def read_parquet(
     return with_ingestion_metadata(spark.read.schema(schema).parquet(*urls), load_id, ingested_at)
 
 
+def read_bronze(
+    spark: SparkSession,
+    fmt: str,
+    urls: Sequence[str],
+    schema: StructType,
+    load_id: str,
+    ingested_at: datetime,
+) -> DataFrame:
+    """Read bronze files of one format (``csv``, ``avro``, ``parquet``) with their schema and metadata."""
+    readers = {"csv": read_csv, "avro": read_avro, "parquet": read_parquet}
+    if fmt not in readers:
+        raise ValueError(f"unknown bronze format {fmt!r}; expected one of {', '.join(readers)}")
+    return readers[fmt](spark, urls, schema, load_id, ingested_at)
+
+
+# --- predicates (Delta's replaceWhere takes SQL text: values are always escaped here) -----------
+def sql_literal(value: object) -> str:
+    """A Spark SQL literal of a string or number, for predicates built in code.
+
+    Spark SQL escapes with backslashes (two quoted strings side by side are concatenated, so doubling a
+    quote would silently drop it).
+    """
+    if isinstance(value, bool) or value is None:
+        raise TypeError(f"no SQL literal for {value!r} here; pass a string or a number")
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def equals(**columns: object) -> str:
+    """``a = 'x' AND b = 'y'`` for column names of the code and escaped values."""
+    return " AND ".join(f"`{name}` = {sql_literal(value)}" for name, value in columns.items())
+
+
+def is_in(expression: str, values: Iterable[object]) -> str:
+    """``<expression> IN (...)`` with escaped values; ``expression`` is SQL written in code, never input."""
+    literals = ", ".join(sql_literal(v) for v in values)
+    return f"{expression} IN ({literals})" if literals else "false"
+
+
 # --- Delta tables ----------------------------------------------------------------------------
+def read_delta_if_exists(spark: SparkSession, url: str) -> DataFrame | None:
+    """The table, or None when there is none at ``url`` yet."""
+    return spark.read.format("delta").load(url) if is_delta_table(spark, url) else None
+
+
 def is_delta_table(spark: SparkSession, url: str) -> bool:
     from delta.tables import DeltaTable
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.filedatalake import DataLakeServiceClient, ExponentialRetry, FileSystemClient
 
+from infra.identity import storage_credential
 from infra.settings import ZONES, Settings, Zone, get_settings
 
 
@@ -31,15 +31,7 @@ class LakeEntry:
     etag: str | None
 
 
-def credential_for(settings: Settings) -> object:
-    """Shared key locally (Azurite's published key); DefaultAzureCredential on Azure."""
-    if settings.is_local:
-        if settings.storage_key is None:
-            raise ValueError("profile 'local' needs LAKEHOUSE_STORAGE_KEY (defaults to Azurite's key)")
-        return AzureNamedKeyCredential(settings.storage_account, settings.storage_key.get_secret_value())
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential()
+credential_for = storage_credential
 
 
 class Lake:

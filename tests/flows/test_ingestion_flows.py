@@ -26,14 +26,13 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 from prefect.states import State
 
-from infra.launcher import Launcher, free_port, running
-from infra.services import dfs_spec
+from infra.local.app_events_api import ApiConfig
+from infra.local.launcher import Launcher, free_port, running
+from infra.local.services import app_events_api_spec, dfs_spec
 from infra.settings import ZONES, Settings, get_settings
 from infra.storage.lake import Lake
 from ingestion import app_events, batch, reviews
-from ingestion.app_events_api import ApiConfig
 from ingestion.common import StorageUnavailableError, md5_hex
-from ingestion.services import app_events_api_spec
 from ingestion.synthetic import generate, iter_app_events, iter_reviews
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e]
@@ -463,7 +462,7 @@ REVIEWS_SF = 0.01  # 2,000 reviews on day 0
 @pytest.fixture(scope="module")
 def event_hub(lake_stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """The Event Hubs endpoint with a 1 s Capture window into its own zone containers."""
-    from infra.services import eventhubs_spec
+    from infra.local.services import eventhubs_spec
 
     prefix = f"t{uuid.uuid4().hex[:10]}"
     settings = lake_stack.model_copy(

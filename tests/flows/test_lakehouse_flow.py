@@ -25,11 +25,10 @@ from pyspark.sql import functions as F
 
 from flows.alerts import configure_alerts
 from flows.lakehouse import PipelineResult, PipelineStepError, lakehouse
-from infra.launcher import Launcher, free_port, running
-from infra.services import alerts_spec, eventhubs_spec
+from infra.local.app_events_api import ApiConfig
+from infra.local.launcher import Launcher, free_port, running
+from infra.local.services import alerts_spec, app_events_api_spec, eventhubs_spec
 from infra.settings import Settings, get_settings
-from ingestion.app_events_api import ApiConfig
-from ingestion.services import app_events_api_spec
 from ingestion.synthetic import generate
 from tests.conftest import with_fresh_zones
 from tests.support.expected import bad_ids

@@ -27,9 +27,8 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.deployments import PREFECT_YAML, deployment_specs
-from flows.stack import prefect_server_spec, prefect_worker_spec
-from infra.launcher import Launcher, ServiceSpec, free_port, running
-from infra.services import alerts_spec
+from infra.local.launcher import Launcher, ServiceSpec, free_port, running
+from infra.local.services import alerts_spec, prefect_server_spec, prefect_worker_spec
 from infra.settings import PROJECT_ROOT, Settings
 from infra.storage.lake import Lake
 from tests.conftest import assert_no_server_errors, with_fresh_zones

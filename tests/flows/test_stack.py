@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.launcher import free_port
+from infra.local.launcher import free_port
 from infra.storage.lake import Lake
 from tests.conftest import make_settings
 

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from infra.gold_export import export_gold, gold_table_names
 from infra.settings import Settings
+from powerbi.gold_export import export_gold, gold_table_names
 
 
 @dataclass(frozen=True)

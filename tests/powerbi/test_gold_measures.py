@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from infra.gold_measures import CoreMeasures, core_measures, core_measures_from_gold
+from powerbi.gold_measures import CoreMeasures, core_measures, core_measures_from_gold
 
 AT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 SALES_SCHEMA = pa.schema(

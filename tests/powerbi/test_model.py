@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.tmdl import (
+from powerbi.tmdl import (
     check_model,
     check_model_against_delta,
     check_project,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.tmdl import dax_references, normalize_type, parse_tmdl, split_column_ref, tmdl_data_type
+from powerbi.tmdl import dax_references, normalize_type, parse_tmdl, split_column_ref, tmdl_data_type
 
 TABLE = """/// One row per order line.
 table Sales

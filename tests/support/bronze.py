@@ -16,7 +16,7 @@ import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from infra.eventhubs import capture
+from infra.local.eventhubs import capture
 from transforms.contract import APP_EVENTS, COLUMNS
 
 CAPTURE_SCHEMA = fastavro.parse_schema(capture.CAPTURE_SCHEMA)

@@ -18,6 +18,7 @@ ALLOWED_OUTSIDE = {
     "datetime",
     "functools",
     "operator",
+    "pathlib",  # PurePosixPath in the contract: path arithmetic, no IO (open() is refused below)
     "re",
     "typing",
 }

@@ -1,0 +1,8 @@
+"""The local ADLS Gen2 (DFS REST) endpoint: Spark's ABFS driver and the DataLake SDK talk to it, it stores
+everything in Azurite through the Blob API in the layout real ADLS Gen2 shows Blob clients.
+
+Modules: ``app`` (ASGI app, routing, Blob passthrough), ``operations`` (create/append/flush/rename/delete),
+``listing`` (list paths and filesystems), ``namespace`` (directories, locks, ACLs), ``blobstore`` (the Azurite
+client), ``auth`` (Shared Key and SAS), ``paths`` (names), ``errors``, ``asgi``. Run it with
+``python -m infra.local.dfs``; settings come from the ``LAKEHOUSE_*`` environment.
+"""

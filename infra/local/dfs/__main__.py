@@ -1,0 +1,57 @@
+"""``python -m infra.local.dfs``: serve the DFS endpoint on the settings' host and dfs_port until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import uvicorn
+
+from infra.local.dfs.app import DfsApp
+from infra.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m infra.local.dfs", description=__doc__)
+    parser.add_argument(
+        "--delete-batch",
+        type=int,
+        default=5000,
+        help="blobs removed per recursive-delete call before answering with a continuation token",
+    )
+    parser.add_argument(
+        "--access-log", action="store_true", help="log every request with its status and duration"
+    )
+    args = parser.parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Azurite call is too much
+    if args.access_log:
+        logging.getLogger("infra.local.dfs.access").setLevel(logging.DEBUG)
+    app = DfsApp(settings, delete_batch=args.delete_batch)
+    config = uvicorn.Config(
+        app,
+        host=settings.listen_host,
+        port=settings.dfs_port,
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        # Our own check answers oversized headers with a proper 400; let them reach it.
+        h11_max_incomplete_event_size=64 * 1024,
+        timeout_keep_alive=30,
+        # The app sets Date and Server itself (forwarded answers carry Azurite's).
+        server_header=False,
+        date_header=False,
+    )
+    logging.getLogger("infra.local.dfs").info(
+        "DFS endpoint on http://%s:%s/%s -> Azurite %s",
+        settings.host,
+        settings.dfs_port,
+        settings.storage_account,
+        app.blob_url,
+    )
+    uvicorn.Server(config).run()  # handles SIGINT/SIGTERM with a graceful shutdown
+
+
+if __name__ == "__main__":
+    main()

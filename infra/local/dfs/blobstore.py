@@ -1,0 +1,390 @@
+"""The Azurite side: one pooled ``httpx.AsyncClient`` speaking the Blob API, every request Shared-Key signed.
+
+Azurite holds all state. The DFS layer stores a directory as a zero-length block blob with metadata
+``hdi_isfolder=true`` and a file as a block blob, the layout real ADLS Gen2 shows to Blob clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from urllib.parse import quote
+from xml.etree import ElementTree
+
+import httpx
+
+from infra.local.dfs.auth import sign_for_azurite
+from infra.local.dfs.errors import StorageError
+from infra.local.dfs.paths import quote_path
+
+API_VERSION = "2021-12-02"
+FOLDER_KEY = "hdi_isfolder"
+# Metadata the DFS layer keeps for itself (ACLs); hidden from Blob responses and from x-ms-properties.
+ACL_KEYS = ("dfs_owner", "dfs_group", "dfs_permissions", "dfs_acl")
+# The x-ms-client-transaction-id of the create or rename that made the path (the ABFS driver reads it back to
+# tell its own retried request from someone else's).
+TRANSACTION_KEY = "dfs_transaction_id"
+RESERVED_KEYS = frozenset((FOLDER_KEY, *ACL_KEYS, TRANSACTION_KEY))
+_META_PREFIX = "x-ms-meta-"
+_BLOCK_PREFIX = b"dfs-"
+# Azurite's error codes that have their own name in the DFS API.
+_DFS_CODES = {
+    "ContainerNotFound": "FilesystemNotFound",
+    "ContainerAlreadyExists": "FilesystemAlreadyExists",
+    "ContainerBeingDeleted": "FilesystemBeingDeleted",
+    "BlobAlreadyExists": "PathAlreadyExists",
+    "BlobNotFound": "PathNotFound",
+}
+
+
+def block_id(position: int) -> str:
+    """The id of the block appended at ``position`` (all ids of a blob have the same length)."""
+    return base64.b64encode(_BLOCK_PREFIX + b"%020d" % position).decode()
+
+
+def block_position(block: str) -> int | None:
+    try:
+        raw = base64.b64decode(block)
+    except ValueError:
+        return None
+    if not raw.startswith(_BLOCK_PREFIX) or not raw[len(_BLOCK_PREFIX) :].isdigit():
+        return None
+    return int(raw[len(_BLOCK_PREFIX) :])
+
+
+def http_date(moment: datetime | None = None) -> str:
+    return format_datetime(moment or datetime.now(UTC), usegmt=True)
+
+
+def metadata_from(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """User metadata (``x-ms-meta-*``) of a response, names as stored."""
+    found = {}
+    for name, value in raw_headers:
+        text = name.decode("latin-1")
+        if text.lower().startswith(_META_PREFIX):
+            found[text[len(_META_PREFIX) :]] = value.decode("latin-1")
+    return found
+
+
+def metadata_headers(metadata: Mapping[str, str]) -> dict[str, str]:
+    return {f"{_META_PREFIX}{name}": value for name, value in metadata.items()}
+
+
+def is_folder(metadata: Mapping[str, str]) -> bool:
+    return any(k.lower() == FOLDER_KEY and v.lower() == "true" for k, v in metadata.items())
+
+
+@dataclass(frozen=True)
+class BlobProperties:
+    """What a Get Blob Properties answered."""
+
+    etag: str  # quoted, as in the ETag header
+    last_modified: str
+    content_length: int
+    metadata: dict[str, str]
+    headers: httpx.Headers
+
+    @property
+    def is_directory(self) -> bool:
+        return is_folder(self.metadata)
+
+
+@dataclass(frozen=True)
+class BlobItem:
+    """One blob of a listing."""
+
+    name: str
+    etag: str
+    last_modified: str
+    creation_time: str
+    content_length: int
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_directory(self) -> bool:
+        return is_folder(self.metadata)
+
+
+@dataclass(frozen=True)
+class BlobPage:
+    """A page of List Blobs: blobs and (with a delimiter) prefixes, in name order, and the next marker."""
+
+    blobs: list[BlobItem]
+    prefixes: list[str]
+    next_marker: str
+
+
+def raise_for(response: httpx.Response, not_found: str = "PathNotFound") -> None:
+    """Turn an Azurite error answer into the matching :class:`StorageError`."""
+    if response.status_code < 400:
+        return
+    code = response.headers.get("x-ms-error-code") or _code_from_body(response)
+    if code == "BlobNotFound":
+        code = not_found
+    code = _DFS_CODES.get(code, code)
+    message = None if code in _DFS_CODES.values() else _message_from_body(response)
+    raise StorageError(code or "InternalError", message, status=response.status_code)
+
+
+def _code_from_body(response: httpx.Response) -> str:
+    match = re.search(rb"<Code>([^<]+)</Code>", response.content or b"")
+    return match.group(1).decode() if match else ""
+
+
+def _message_from_body(response: httpx.Response) -> str | None:
+    match = re.search(rb"<Message>([^<]*)</Message>", response.content or b"")
+    return match.group(1).decode().split("\n")[0] if match else None
+
+
+class BlobStore:
+    """Blob API calls against Azurite for one account."""
+
+    def __init__(self, base_url: str, account: str, key: bytes, client: httpx.AsyncClient) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.account = account
+        self.key = key
+        self.client = client
+
+    # --- plumbing -----------------------------------------------------------------------------
+    def url_path(self, filesystem: str | None = None, path: str = "") -> str:
+        parts = f"/{self.account}"
+        if filesystem is not None:
+            parts += "/" + quote(filesystem, safe="$")
+            if path:
+                parts += "/" + quote_path(path)
+        return parts
+
+    def build(
+        self,
+        method: str,
+        url_path: str,
+        query: Iterable[tuple[str, str]] = (),
+        headers: Mapping[str, str] | None = None,
+        content: bytes | AsyncIterator[bytes] | None = None,
+    ) -> httpx.Request:
+        """A signed request; ``headers`` must use lower-case names."""
+        query = list(query)
+        sent = {k: v for k, v in (headers or {}).items() if v is not None}
+        sent.setdefault("x-ms-version", API_VERSION)
+        sent["x-ms-date"] = http_date()
+        if isinstance(content, bytes):
+            sent["content-length"] = str(len(content))
+        elif content is None and method in ("PUT", "POST"):
+            sent["content-length"] = "0"
+            content = b""
+        sent["authorization"] = sign_for_azurite(self.key, self.account, method, url_path, query, sent)
+        target = url_path
+        if query:
+            target += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
+        return self.client.build_request(method, self.base_url + target, headers=sent, content=content)
+
+    async def call(
+        self,
+        method: str,
+        filesystem: str | None = None,
+        path: str = "",
+        query: Iterable[tuple[str, str]] = (),
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
+        """A small request whose answer is read whole."""
+        request = self.build(method, self.url_path(filesystem, path), query, headers, content)
+        return await self.client.send(request)
+
+    # --- blobs --------------------------------------------------------------------------------
+    async def properties(self, filesystem: str, path: str) -> BlobProperties | None:
+        """Properties of a blob, or None if it does not exist (a missing container raises)."""
+        response = await self.call("HEAD", filesystem, path)
+        if response.status_code == 404:
+            if response.headers.get("x-ms-error-code") == "ContainerNotFound":
+                raise StorageError("FilesystemNotFound")
+            return None
+        raise_for(response)
+        return BlobProperties(
+            etag=response.headers.get("etag", ""),
+            last_modified=response.headers.get("last-modified", ""),
+            content_length=int(response.headers.get("content-length", "0")),
+            metadata=metadata_from(response.headers.raw),
+            headers=response.headers,
+        )
+
+    async def put_empty(
+        self,
+        filesystem: str,
+        path: str,
+        metadata: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Put Blob with no content (a new file, or a directory marker)."""
+        sent = {"x-ms-blob-type": "BlockBlob", **metadata_headers(metadata), **(headers or {})}
+        response = await self.call("PUT", filesystem, path, headers=sent, content=b"")
+        raise_for(response)
+        return response
+
+    async def put_block(
+        self,
+        filesystem: str,
+        path: str,
+        block: str,
+        body: AsyncIterator[bytes],
+        length: int,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        sent = {"content-length": str(length), **(headers or {})}
+        request = self.build(
+            "PUT", self.url_path(filesystem, path), [("comp", "block"), ("blockid", block)], sent, body
+        )
+        response = await self.client.send(request)
+        raise_for(response)
+
+    async def block_list(
+        self, filesystem: str, path: str
+    ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """(committed, uncommitted) blocks as (id, size)."""
+        response = await self.call("GET", filesystem, path, [("comp", "blocklist"), ("blocklisttype", "all")])
+        raise_for(response)
+        root = ElementTree.fromstring(response.content)
+
+        def blocks(section: str) -> list[tuple[str, int]]:
+            return [
+                (b.findtext("Name", ""), int(b.findtext("Size", "0")))
+                for b in root.findall(f"{section}/Block")
+            ]
+
+        return blocks("CommittedBlocks"), blocks("UncommittedBlocks")
+
+    async def put_block_list(
+        self,
+        filesystem: str,
+        path: str,
+        committed: list[str],
+        uncommitted: list[str],
+        headers: Mapping[str, str],
+    ) -> httpx.Response:
+        body = "".join(f"<Committed>{b}</Committed>" for b in committed)
+        body += "".join(f"<Uncommitted>{b}</Uncommitted>" for b in uncommitted)
+        xml = f'<?xml version="1.0" encoding="utf-8"?><BlockList>{body}</BlockList>'.encode()
+        response = await self.call("PUT", filesystem, path, [("comp", "blocklist")], headers, xml)
+        raise_for(response)
+        return response
+
+    async def set_metadata(
+        self,
+        filesystem: str,
+        path: str,
+        metadata: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        sent = {**metadata_headers(metadata), **(headers or {})}
+        response = await self.call("PUT", filesystem, path, [("comp", "metadata")], sent)
+        raise_for(response)
+        return response
+
+    async def set_http_headers(
+        self, filesystem: str, path: str, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        response = await self.call("PUT", filesystem, path, [("comp", "properties")], headers)
+        raise_for(response)
+        return response
+
+    async def copy(
+        self,
+        source_filesystem: str,
+        source: str,
+        filesystem: str,
+        destination: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Copy Blob inside the account (Azurite completes it synchronously)."""
+        source_url = self.base_url + self.url_path(source_filesystem, source)
+        sent = {"x-ms-copy-source": source_url, **(headers or {})}
+        response = await self.call("PUT", filesystem, destination, headers=sent)
+        if (
+            response.status_code == 404
+            and response.headers.get("x-ms-error-code") == "CannotVerifyCopySource"
+        ):
+            raise StorageError("SourcePathNotFound")
+        raise_for(response)
+        return response
+
+    async def delete(
+        self, filesystem: str, path: str, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        response = await self.call("DELETE", filesystem, path, headers=headers)
+        raise_for(response)
+        return response
+
+    async def list_blobs(
+        self, filesystem: str, prefix: str, delimiter: str | None, marker: str, max_results: int
+    ) -> BlobPage:
+        query = [("restype", "container"), ("comp", "list"), ("include", "metadata")]
+        query.append(("maxresults", str(max_results)))
+        if prefix:
+            query.append(("prefix", prefix))
+        if delimiter:
+            query.append(("delimiter", delimiter))
+        if marker:
+            query.append(("marker", marker))
+        response = await self.call("GET", filesystem, query=query)
+        raise_for(response, not_found="FilesystemNotFound")
+        root = ElementTree.fromstring(response.content)
+        blobs = []
+        for blob in root.iterfind("Blobs/Blob"):
+            props = blob.find("Properties")
+            meta = blob.find("Metadata")
+            blobs.append(
+                BlobItem(
+                    name=blob.findtext("Name", ""),
+                    etag=props.findtext("Etag", "") if props is not None else "",
+                    last_modified=props.findtext("Last-Modified", "") if props is not None else "",
+                    creation_time=props.findtext("Creation-Time", "") if props is not None else "",
+                    content_length=int(props.findtext("Content-Length", "0") or 0)
+                    if props is not None
+                    else 0,
+                    metadata={m.tag: m.text or "" for m in meta} if meta is not None else {},
+                )
+            )
+        prefixes = [p.findtext("Name", "") for p in root.iterfind("Blobs/BlobPrefix")]
+        return BlobPage(blobs, prefixes, root.findtext("NextMarker", "") or "")
+
+    async def any_below(self, filesystem: str, path: str) -> BlobItem | None:
+        """The first blob whose name starts with ``path/`` (proof of an implicit directory), if any."""
+        page = await self.list_blobs(filesystem, path + "/" if path else "", None, "", 1)
+        return page.blobs[0] if page.blobs else None
+
+    # --- containers ---------------------------------------------------------------------------
+    async def container_properties(self, filesystem: str) -> BlobProperties:
+        response = await self.call("HEAD", filesystem, query=[("restype", "container")])
+        raise_for(response, not_found="FilesystemNotFound")
+        if response.status_code == 404:
+            raise StorageError("FilesystemNotFound")
+        return BlobProperties(
+            etag=response.headers.get("etag", ""),
+            last_modified=response.headers.get("last-modified", ""),
+            content_length=0,
+            metadata=metadata_from(response.headers.raw),
+            headers=response.headers,
+        )
+
+    async def list_containers(self, prefix: str, marker: str, max_results: int) -> tuple[list[dict], str]:
+        query = [("comp", "list"), ("maxresults", str(max_results))]
+        if prefix:
+            query.append(("prefix", prefix))
+        if marker:
+            query.append(("marker", marker))
+        response = await self.call("GET", None, query=query)
+        raise_for(response)
+        root = ElementTree.fromstring(response.content)
+        containers = [
+            {
+                "name": c.findtext("Name", ""),
+                "lastModified": c.findtext("Properties/Last-Modified", ""),
+                "etag": c.findtext("Properties/Etag", "").strip('"'),
+            }
+            for c in root.iterfind("Containers/Container")
+        ]
+        return containers, root.findtext("NextMarker", "") or ""

@@ -1,0 +1,482 @@
+"""The DFS path operations: create, append, flush, properties, access control, delete and rename.
+
+Each handler takes the request and the (filesystem, path) it addresses and returns a :class:`Reply`; errors
+are raised as :class:`StorageError`. Files are committed block blobs: ``append`` stages a block whose id
+encodes its position, ``flush`` commits the staged blocks that tile the file up to ``position``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from infra.local.dfs.asgi import Request
+from infra.local.dfs.blobstore import (
+    TRANSACTION_KEY,
+    BlobStore,
+    block_id,
+    block_position,
+    metadata_headers,
+    raise_for,
+)
+from infra.local.dfs.errors import StorageError
+from infra.local.dfs.namespace import (
+    Namespace,
+    PathInfo,
+    parse_properties,
+    reserved_metadata,
+    updated_access_control,
+)
+from infra.local.dfs.paths import is_within, join_path, parent_of
+
+COPY_CONCURRENCY = 16
+# DFS content headers and the Blob API headers that set the same property.
+CONTENT_HEADERS = {
+    "x-ms-cache-control": "x-ms-blob-cache-control",
+    "x-ms-content-type": "x-ms-blob-content-type",
+    "x-ms-content-encoding": "x-ms-blob-content-encoding",
+    "x-ms-content-language": "x-ms-blob-content-language",
+    "x-ms-content-disposition": "x-ms-blob-content-disposition",
+    "x-ms-content-md5": "x-ms-blob-content-md5",
+}
+# The same properties as a Get Blob Properties answer names them.
+STORED_CONTENT_HEADERS = {
+    "cache-control": "x-ms-blob-cache-control",
+    "content-type": "x-ms-blob-content-type",
+    "content-encoding": "x-ms-blob-content-encoding",
+    "content-language": "x-ms-blob-content-language",
+    "content-disposition": "x-ms-blob-content-disposition",
+}
+ACL_HEADERS = ("x-ms-owner", "x-ms-group", "x-ms-permissions", "x-ms-acl")
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+def written(response_headers: Mapping[str, str], status: int = 201) -> Reply:
+    """The usual answer to a write: status, ETag and Last-Modified of the result."""
+    headers = {"content-length": "0", "x-ms-request-server-encrypted": "false"}
+    for name in ("etag", "last-modified"):
+        if response_headers.get(name):
+            headers[name] = response_headers[name]
+    return Reply(status, headers)
+
+
+def _etag(value: str) -> str:
+    return value.strip().removeprefix("W/").strip('"')
+
+
+def check_conditions(
+    info: PathInfo | None,
+    headers: Mapping[str, str],
+    prefix: str = "",
+    failed: str = "ConditionNotMet",
+    exists: str | None = None,
+) -> None:
+    """Evaluate If-Match / If-None-Match / If-(Un)Modified-Since (``prefix`` selects ``x-ms-source-``)."""
+    if_match = headers.get(prefix + "if-match")
+    if_none_match = headers.get(prefix + "if-none-match")
+    if if_match:
+        if info is None:
+            raise StorageError(failed)
+        if if_match.strip() != "*" and _etag(if_match) != _etag(info.etag):
+            raise StorageError(failed)
+    if if_none_match and info is not None:
+        if if_none_match.strip() == "*":
+            raise StorageError(exists or failed, headers=existing_type(info))
+        if _etag(if_none_match) == _etag(info.etag):
+            raise StorageError(failed)
+    if info is not None and (
+        headers.get(prefix + "if-modified-since") or headers.get(prefix + "if-unmodified-since")
+    ):
+        modified = parsedate_to_datetime(info.last_modified)
+        since = headers.get(prefix + "if-modified-since")
+        until = headers.get(prefix + "if-unmodified-since")
+        if since and modified <= parsedate_to_datetime(since):
+            raise StorageError(failed)
+        if until and modified > parsedate_to_datetime(until):
+            raise StorageError(failed)
+
+
+def existing_type(info: PathInfo) -> dict[str, str]:
+    """The header a 409 about an existing path carries: the ABFS driver takes a mkdir's 409 as success only
+    when it says ``directory``."""
+    return {"x-ms-existing-resource-type": info.resource_type}
+
+
+def _transaction(headers: Mapping[str, str]) -> dict[str, str]:
+    """The client's ``x-ms-client-transaction-id``, as the metadata that keeps it on the path."""
+    value = headers.get("x-ms-client-transaction-id")
+    return {TRANSACTION_KEY: value} if value else {}
+
+
+def _lease(headers: Mapping[str, str]) -> dict[str, str]:
+    return {"x-ms-lease-id": headers["x-ms-lease-id"]} if headers.get("x-ms-lease-id") else {}
+
+
+def _position(request: Request) -> int:
+    value = request.params.get("position")
+    if value is None or not value.isdigit():
+        raise StorageError(
+            "InvalidQueryParameterValue", "The position query parameter must be a non-negative integer."
+        )
+    return int(value)
+
+
+async def gather_limited(jobs: Iterable[Awaitable[object]], limit: int = COPY_CONCURRENCY) -> None:
+    """Await ``jobs`` with at most ``limit`` running at once."""
+    gate = asyncio.Semaphore(limit)
+
+    async def run(job: Awaitable[object]) -> None:
+        async with gate:
+            await job
+
+    await asyncio.gather(*(run(job) for job in jobs))
+
+
+class PathOperations:
+    """DFS operations on files and directories."""
+
+    def __init__(self, namespace: Namespace, delete_batch: int = 5000) -> None:
+        self.ns = namespace
+        self.store: BlobStore = namespace.store
+        self.delete_batch = delete_batch
+
+    # --- create -------------------------------------------------------------------------------
+    async def create(self, request: Request, filesystem: str, path: str) -> Reply:
+        resource = request.params.get("resource")
+        if resource not in ("file", "directory"):
+            raise StorageError("InvalidQueryParameterValue", "resource must be 'file' or 'directory'.")
+        is_directory = resource == "directory"
+        properties = parse_properties(request.headers.get("x-ms-properties"))
+        acl = (
+            updated_access_control({}, request.headers, is_directory)
+            if any(request.headers.get(h) for h in ACL_HEADERS)
+            else {}
+        )
+        if not path:
+            root = await self.ns.stat(filesystem, "")
+            check_conditions(root, request.headers, exists="PathAlreadyExists")
+            if not is_directory:
+                raise StorageError("PathConflict", "The filesystem root is a directory.")
+            return written({"etag": root.etag, "last-modified": root.last_modified})
+        async with self.ns.locked((filesystem, path)):
+            await self.ns.ensure_parents(filesystem, path)
+            existing = await self.ns.stat(filesystem, path)
+            check_conditions(existing, request.headers, exists="PathAlreadyExists")
+            if existing is not None and existing.is_directory != is_directory:
+                raise StorageError(
+                    "PathConflict",
+                    f"The path exists as a {existing.resource_type}.",
+                    headers=existing_type(existing),
+                )
+            metadata = {**properties, **acl}
+            transaction = _transaction(request.headers)
+            if is_directory:
+                if existing is not None and existing.has_marker:
+                    if not metadata:
+                        return written({"etag": existing.etag, "last-modified": existing.last_modified})
+                    merged = {**existing.metadata, **metadata}
+                    response = await self.store.set_metadata(
+                        filesystem, path, merged, {"if-match": existing.etag}
+                    )
+                    return written(response.headers)
+                etag = await self.ns.make_marker(filesystem, path, metadata | transaction)
+                info = await self.ns.stat(filesystem, path)
+                return written({"etag": etag, "last-modified": info.last_modified if info else ""})
+            headers = {CONTENT_HEADERS[h]: v for h, v in request.headers.items() if h in CONTENT_HEADERS}
+            headers |= _lease(request.headers)
+            headers |= {"if-match": existing.etag} if existing is not None else {"if-none-match": "*"}
+            response = await self.store.put_empty(filesystem, path, metadata | transaction, headers)
+            return written(response.headers)
+
+    # --- append and flush -----------------------------------------------------------------------
+    async def append(self, request: Request, filesystem: str, path: str) -> Reply:
+        position = _position(request)
+        length = request.content_length
+        if length is None:
+            raise StorageError("MissingRequiredHeader", "Content-Length is required for append.")
+        # Appends only stage data, at any position and even for a path that does not exist yet; the flush
+        # checks that the staged blocks tile the file and creates it if needed (as the service does).
+        info = await self.ns.stat(filesystem, path)
+        if info is not None and info.is_directory:
+            raise StorageError("ResourceTypeMismatch", "Cannot append to a directory.")
+        if length:
+            headers = _lease(request.headers)
+            if request.headers.get("content-md5"):
+                headers["content-md5"] = request.headers["content-md5"]
+            await self.store.put_block(filesystem, path, block_id(position), request.body(), length, headers)
+        if request.params.get("flush", "").lower() == "true":
+            return await self._commit(request, filesystem, path, position + length, status=200)
+        return Reply(202, {"content-length": "0", "x-ms-request-server-encrypted": "false"})
+
+    async def flush(self, request: Request, filesystem: str, path: str) -> Reply:
+        if request.content_length:
+            raise StorageError(
+                "ContentLengthMustBeZero", "The Content-Length request header must be zero.", 400
+            )
+        return await self._commit(request, filesystem, path, _position(request), status=200)
+
+    async def _commit(
+        self, request: Request, filesystem: str, path: str, position: int, status: int
+    ) -> Reply:
+        blob = await self.store.properties(filesystem, path)
+        if blob is not None and blob.is_directory:
+            raise StorageError("ResourceTypeMismatch", "Cannot flush a directory.")
+        info = None
+        if blob is not None:
+            info = PathInfo(
+                path, False, blob.etag, blob.last_modified, blob.content_length, blob.metadata, True
+            )
+        check_conditions(info, request.headers, exists="PathAlreadyExists")
+        committed, uncommitted = await self.store.block_list(filesystem, path)
+        committed_length = sum(size for _, size in committed)
+        if committed_length != (blob.content_length if blob else 0):
+            raise StorageError("InvalidFlushOperation")
+        staged = {block_position(b): (b, size) for b, size in uncommitted}
+        chain, cursor = [], committed_length
+        while cursor < position and cursor in staged:
+            block, size = staged[cursor]
+            chain.append(block)
+            cursor += size
+        if cursor != position:
+            raise StorageError("InvalidFlushPosition")
+        overrides = {CONTENT_HEADERS[h]: v for h, v in request.headers.items() if h in CONTENT_HEADERS}
+        if blob is not None and not chain and not overrides:
+            return written({"etag": blob.etag, "last-modified": blob.last_modified}, status)
+        headers = overrides | _lease(request.headers)
+        if blob is None:
+            # The first flush of data appended to a new path creates the file (and its parents).
+            await self.ns.ensure_parents(filesystem, path)
+            headers["if-none-match"] = "*"
+        else:
+            stored = blob.headers.items()
+            headers = {
+                STORED_CONTENT_HEADERS[h]: v for h, v in stored if h in STORED_CONTENT_HEADERS
+            } | headers
+            headers["if-match"] = blob.etag
+            headers |= {f"x-ms-meta-{k}": v for k, v in blob.metadata.items()}
+        response = await self.store.put_block_list(
+            filesystem, path, [b for b, _ in committed], chain, headers
+        )
+        return written(response.headers, status)
+
+    # --- properties and access control --------------------------------------------------------------
+    async def set_properties(self, request: Request, filesystem: str, path: str) -> Reply:
+        info = await self.ns.require(filesystem, path)
+        check_conditions(info, request.headers)
+        response_headers: Mapping[str, str] = {"etag": info.etag, "last-modified": info.last_modified}
+        if "x-ms-properties" in request.headers:
+            metadata = {
+                **reserved_metadata(info.metadata),
+                **parse_properties(request.headers["x-ms-properties"]),
+            }
+            response_headers = await self._write_metadata(filesystem, info, metadata)
+        overrides = {CONTENT_HEADERS[h]: v for h, v in request.headers.items() if h in CONTENT_HEADERS}
+        if overrides and path:
+            blob = await self.store.properties(filesystem, path)
+            stored = {
+                STORED_CONTENT_HEADERS[h]: v for h, v in blob.headers.items() if h in STORED_CONTENT_HEADERS
+            }
+            response_headers = (
+                await self.store.set_http_headers(filesystem, path, stored | overrides)
+            ).headers
+        return written(response_headers, 200)
+
+    async def set_access_control(self, request: Request, filesystem: str, path: str) -> Reply:
+        info = await self.ns.require(filesystem, path)
+        check_conditions(info, request.headers)
+        metadata = {
+            **info.metadata,
+            **updated_access_control(info.metadata, request.headers, info.is_directory),
+        }
+        return written(await self._write_metadata(filesystem, info, metadata), 200)
+
+    async def _write_metadata(
+        self, filesystem: str, info: PathInfo, metadata: dict[str, str]
+    ) -> Mapping[str, str]:
+        """Replace the metadata of a path (the root's lives on its container); returns the new ETag."""
+        if not info.path:
+            query = [("restype", "container"), ("comp", "metadata")]
+            headers = {f"x-ms-meta-{k}": v for k, v in metadata.items()}
+            response = await self.store.call("PUT", filesystem, query=query, headers=headers)
+            raise_for(response)
+            return response.headers
+        if not info.has_marker:  # an implicit directory gets its marker now
+            etag = await self.ns.make_marker(filesystem, info.path, metadata)
+            return {"etag": etag}
+        response = await self.store.set_metadata(filesystem, info.path, metadata, {"if-match": info.etag})
+        return response.headers
+
+    # --- delete ---------------------------------------------------------------------------------
+    async def delete(self, request: Request, filesystem: str, path: str) -> Reply:
+        recursive = request.params.get("recursive", "").lower() == "true"
+        if not path:
+            raise StorageError(
+                "InvalidUri", "The filesystem root cannot be deleted; delete the filesystem instead."
+            )
+        async with self.ns.locked((filesystem, path)):
+            info = await self.ns.require(filesystem, path)
+            check_conditions(info, request.headers)
+            if not info.is_directory:
+                await self.store.delete(filesystem, path, _lease(request.headers))
+                return Reply(200, {"content-length": "0"})
+            page = await self.store.list_blobs(filesystem, path + "/", None, "", self.delete_batch)
+            if page.blobs and not recursive:
+                raise StorageError("DirectoryNotEmpty")
+            self.ns.forget_tree(filesystem, path)
+            await gather_limited(self._delete_quietly(filesystem, blob.name) for blob in page.blobs)
+            if page.next_marker:
+                # More remains: the client repeats the call with the token (the listing restarts anyway).
+                return Reply(200, {"content-length": "0", "x-ms-continuation": page.next_marker})
+            if info.has_marker:
+                await self._delete_quietly(filesystem, path)
+        return Reply(200, {"content-length": "0"})
+
+    async def _delete_quietly(self, filesystem: str, path: str) -> None:
+        try:
+            await self.store.delete(filesystem, path)
+        except StorageError as error:
+            if error.status != 404:
+                raise
+
+    # --- rename ---------------------------------------------------------------------------------
+    async def rename(self, request: Request, filesystem: str, path: str, source: tuple[str, str]) -> Reply:
+        """Path Create with ``x-ms-rename-source``, as a namespace-enabled account answers it.
+
+        ``mode=posix`` (the default, and what the ABFS driver gets) moves the source *into* a destination that
+        is an existing directory, like ``mv``; ``mode=legacy`` (what the DataLake SDKs send) takes the
+        destination name as given. The conditional headers then apply to that final destination. An existing
+        file is overwritten by a file, an existing empty directory replaced by a directory; a non-empty
+        directory is DirectoryNotEmpty and a file against a directory (or the reverse)
+        InvalidSourceOrDestinationResourceType.
+        """
+        source_fs, source_path = source
+        mode = request.params.get("mode", "posix").lower()
+        if mode not in ("posix", "legacy"):
+            raise StorageError("InvalidQueryParameterValue", "mode must be 'legacy' or 'posix'.")
+        if source_fs == filesystem and path != source_path and is_within(path, source_path):
+            raise StorageError("InvalidRenameSourcePath")
+        if not path and mode == "legacy":
+            raise StorageError("InvalidDestinationPath", "The destination must be a path.", status=400)
+        resolves = mode == "posix" and (source_fs, source_path) != (filesystem, path)
+        for _ in range(3):
+            destination = path
+            if resolves:
+                named = await self.ns.stat(filesystem, path)
+                if named is not None and named.is_directory:
+                    destination = join_path(path, source_path.rpartition("/")[2])
+            keys = ((source_fs, source_path), (filesystem, path), (filesystem, destination))
+            async with self.ns.locked(*keys):
+                if resolves:
+                    # The destination was resolved before the locks were taken: check it still holds.
+                    named = await self.ns.stat(filesystem, path)
+                    if (named is not None and named.is_directory) != (destination != path):
+                        continue
+                if resolves and destination == path:
+                    dst = named
+                else:
+                    dst = await self.ns.stat(filesystem, destination)
+                return await self._rename_locked(request, source, filesystem, destination, dst)
+        raise StorageError("ServerBusy", "The destination kept changing during the rename; retry it.")
+
+    async def _rename_locked(
+        self, request: Request, source: tuple[str, str], filesystem: str, path: str, dst: PathInfo | None
+    ) -> Reply:
+        """The rename of ``source`` to exactly ``path`` (currently ``dst``), under the locks of both."""
+        source_fs, source_path = source
+        src = await self.ns.stat(source_fs, source_path)
+        if src is None:
+            raise StorageError("SourcePathNotFound")
+        check_conditions(src, request.headers, prefix="x-ms-source-", failed="SourceConditionNotMet")
+        same_filesystem = source_fs == filesystem
+        if same_filesystem and path == source_path:
+            check_conditions(src, request.headers, exists="PathAlreadyExists")
+            return written({"etag": src.etag, "last-modified": src.last_modified})
+        if same_filesystem and src.is_directory and is_within(path, source_path):
+            raise StorageError("InvalidRenameSourcePath")
+        parent = parent_of(path)
+        if parent:
+            parent_info = await self.ns.stat(filesystem, parent)
+            if parent_info is None or not parent_info.is_directory:
+                raise StorageError("RenameDestinationParentPathNotFound")
+        else:
+            await self.store.container_properties(filesystem)
+        check_conditions(dst, request.headers, exists="PathAlreadyExists")
+        if dst is not None and dst.is_directory != src.is_directory:
+            raise StorageError("InvalidSourceOrDestinationResourceType", headers=existing_type(dst))
+        transaction = _transaction(request.headers)
+        if src.is_directory:
+            if dst is not None:
+                await self._remove_empty_directory(filesystem, dst)
+            await self._move_directory(src, source_fs, filesystem, path, transaction)
+            return Reply(201, {"content-length": "0"})
+        response = await self._move_file(src, source_fs, filesystem, path, dst, transaction)
+        return written(response.headers)
+
+    async def _remove_empty_directory(self, filesystem: str, directory: PathInfo) -> None:
+        """Make way for a directory renamed onto ``directory``, which must be empty."""
+        if await self.store.any_below(filesystem, directory.path) is not None:
+            raise StorageError("DirectoryNotEmpty")
+        self.ns.forget_tree(filesystem, directory.path)
+        if directory.has_marker:
+            await self.store.delete(filesystem, directory.path, {"if-match": directory.etag})
+
+    async def _move_file(
+        self,
+        src: PathInfo,
+        source_fs: str,
+        filesystem: str,
+        path: str,
+        dst: PathInfo | None,
+        transaction: dict[str, str],
+    ) -> httpx.Response:
+        guard = {"if-match": dst.etag} if dst is not None else {"if-none-match": "*"}
+        headers = guard | {"x-ms-source-if-match": src.etag}
+        if transaction:  # metadata given to Copy Blob replaces the source's: send all of it
+            headers |= metadata_headers({**src.metadata, **transaction})
+        try:
+            response = await self.store.copy(source_fs, src.path, filesystem, path, headers)
+        except StorageError as error:
+            if dst is None and error.code in ("PathAlreadyExists", "ConditionNotMet"):
+                lost = {"x-ms-existing-resource-type": "file"}  # another rename got there first
+                raise StorageError("PathAlreadyExists", headers=lost) from error
+            raise
+        await self._delete_quietly(source_fs, src.path)
+        return response
+
+    async def _move_directory(
+        self, src: PathInfo, source_fs: str, filesystem: str, path: str, transaction: dict[str, str]
+    ) -> None:
+        if src.has_marker:
+            headers = {"if-none-match": "*"}
+            if transaction:
+                headers |= metadata_headers({**src.metadata, **transaction})
+            await self.store.copy(source_fs, src.path, filesystem, path, headers)
+        else:
+            await self.ns.make_marker(filesystem, path, transaction)
+        self.ns.remember_directory(filesystem, path)
+        moved: list[str] = []
+        marker = ""
+        while True:
+            page = await self.store.list_blobs(source_fs, src.path + "/", None, marker, 5000)
+            names = [blob.name for blob in page.blobs]
+            await gather_limited(
+                self.store.copy(source_fs, name, filesystem, path + name[len(src.path) :]) for name in names
+            )
+            moved += names
+            marker = page.next_marker
+            if not marker:
+                break
+        self.ns.forget_tree(source_fs, src.path)
+        await gather_limited(self._delete_quietly(source_fs, name) for name in moved)
+        if src.has_marker:
+            await self._delete_quietly(source_fs, src.path)

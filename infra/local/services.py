@@ -1,0 +1,185 @@
+"""Every service of the local stack (`lakehouse up`), as launcher specs built from settings, in one place.
+
+Azurite, the DFS endpoint, the Event Hubs endpoint, the simulated app_events API, the alerts receiver, the
+Prefect server and its worker. Each reads its ports and keys from the same ``LAKEHOUSE_*`` settings (the
+launcher passes them through the environment), so ``lakehouse up`` and the test fixtures differ only in
+the settings they pass.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from infra.local.app_events_api import ApiConfig
+from infra.local.launcher import Launcher, ServiceSpec, http_probe
+from infra.settings import PREFECT_WORK_POOL, PROJECT_ROOT, Settings
+
+AZURITE_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "azurite-blob"
+
+
+def azurite_spec(settings: Settings) -> ServiceSpec:
+    """Azurite's Blob service (pinned npm version), its data under ``<state>/azurite``."""
+    location = settings.state_dir / "azurite"
+    location.mkdir(parents=True, exist_ok=True)
+    return ServiceSpec(
+        name="azurite",
+        command=[
+            str(AZURITE_BIN),
+            "--blobHost",
+            settings.host,
+            "--blobPort",
+            str(settings.blob_port),
+            "--location",
+            str(location),
+            # The Python SDKs send API versions newer than Azurite 3.37 announces; the calls we make exist.
+            "--skipApiVersionCheck",
+            "--disableProductStyleUrl",
+        ],
+        ports={"blob": settings.blob_port},
+        port_settings={"blob": "LAKEHOUSE_BLOB_PORT"},
+        # Any HTTP answer means Azurite listens; an unsigned list is refused, which is fine here.
+        health=http_probe(
+            f"http://{settings.host}:{settings.blob_port}/{settings.storage_account}?comp=list"
+        ),
+        url=settings.blob_url,
+        env=settings.to_env(),
+        closed_marker="Azurite Blob service successfully closed",
+    )
+
+
+def dfs_spec(settings: Settings) -> ServiceSpec:
+    """The project's ADLS Gen2 (DFS) endpoint in front of Azurite."""
+    return ServiceSpec(
+        name="dfs",
+        command=[sys.executable, "-m", "infra.local.dfs"],
+        ports={"dfs": settings.dfs_port},
+        port_settings={"dfs": "LAKEHOUSE_DFS_PORT"},
+        health=http_probe(
+            f"http://{settings.host}:{settings.dfs_port}/_health", lambda r: r.status_code == 200
+        ),
+        url=settings.dfs_url,
+        env=settings.to_env(),
+        cwd=PROJECT_ROOT,
+    )
+
+
+def eventhubs_spec(settings: Settings) -> ServiceSpec:
+    """The project's Event Hubs AMQP endpoint (with Capture into the landing zone)."""
+    return ServiceSpec(
+        name="eventhubs",
+        command=[sys.executable, "-m", "infra.local.eventhubs"],
+        ports={"amqp": settings.amqp_port, "health": settings.eventhubs_health_port},
+        port_settings={"amqp": "LAKEHOUSE_AMQP_PORT", "health": "LAKEHOUSE_EVENTHUBS_HEALTH_PORT"},
+        health=http_probe(
+            f"http://{settings.host}:{settings.eventhubs_health_port}/health", lambda r: r.status_code == 200
+        ),
+        url=f"amqp://{settings.host}:{settings.amqp_port} (health http://{settings.host}:{settings.eventhubs_health_port}/health)",
+        env=settings.to_env(),
+        cwd=PROJECT_ROOT,
+    )
+
+
+def alerts_spec(settings: Settings) -> ServiceSpec:
+    """The local webhook receiver that Prefect's alert automations post to (no Slack/Teams needed)."""
+    return ServiceSpec(
+        name="alerts",
+        command=[sys.executable, "-m", "infra.local.alerts_receiver"],
+        ports={"alerts": settings.alerts_port},
+        port_settings={"alerts": "LAKEHOUSE_ALERTS_PORT"},
+        health=http_probe(f"{settings.alerts_receiver_url}/health", lambda r: r.status_code == 200),
+        url=f"{settings.alerts_receiver_url}/alerts",
+        env=settings.to_env(),
+        cwd=PROJECT_ROOT,
+    )
+
+
+def app_events_api_spec(settings: Settings, api: ApiConfig | None = None) -> ServiceSpec:
+    """The app_events API on ``settings.api_port``, serving the feed ``api`` describes (env by default)."""
+    api = api or ApiConfig.from_settings(settings)
+    return ServiceSpec(
+        name="app-events-api",
+        command=[sys.executable, "-m", "infra.local.app_events_api"],
+        ports={"api": settings.api_port},
+        port_settings={"api": "LAKEHOUSE_API_PORT"},
+        health=http_probe(f"{settings.api_url}/health", lambda r: r.status_code == 200),
+        url=f"{settings.api_url} (OpenAPI {settings.api_url}/docs)",
+        env=settings.to_env() | api.to_env(),
+        cwd=PROJECT_ROOT,
+        # The feed is generated before the port opens: about 20 s per million events on one core.
+        startup_timeout=60.0 + 60.0 * api.sf * api.days,
+    )
+
+
+def stack_specs(settings: Settings) -> list[ServiceSpec]:
+    """Every local service, in start order (storage first: Capture writes into it)."""
+    specs = [azurite_spec(settings)]
+    if not settings.dfs_endpoint:  # an external DFS endpoint (e.g. a future Azurite) needs no gateway
+        specs.append(dfs_spec(settings))
+    specs.append(eventhubs_spec(settings))
+    specs.append(app_events_api_spec(settings))
+    if settings.alert_webhook_url is None:  # alerts go to the local receiver unless a webhook is set
+        specs.append(alerts_spec(settings))
+    specs += [prefect_server_spec(settings), prefect_worker_spec(settings)]
+    return specs
+
+
+def launcher_for(settings: Settings) -> Launcher:
+    return Launcher(settings.state_dir)
+
+
+PREFECT_BIN = Path(sys.executable).with_name("prefect")
+WORK_POOL = PREFECT_WORK_POOL
+
+
+def prefect_env(settings: Settings) -> dict[str, str]:
+    """Prefect's own settings for the local server, worker and CLI: state under the project, no analytics."""
+    api = settings.prefect_api_url
+    return {
+        "PREFECT_HOME": str(settings.state_dir / "prefect"),
+        "PREFECT_API_URL": api,
+        "PREFECT_UI_API_URL": api,
+        "PREFECT_SERVER_API_HOST": settings.listen_host,
+        "PREFECT_SERVER_API_PORT": str(settings.prefect_port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+    }
+
+
+def prefect_server_spec(settings: Settings) -> ServiceSpec:
+    """Prefect server + UI (SQLite under <state>/prefect)."""
+    base = f"http://{settings.host}:{settings.prefect_port}"
+    return ServiceSpec(
+        name="prefect",
+        command=[
+            str(PREFECT_BIN),
+            "server",
+            "start",
+            "--host",
+            settings.listen_host,
+            "--port",
+            str(settings.prefect_port),
+            "--analytics-off",
+        ],
+        ports={"ui": settings.prefect_port},
+        port_settings={"ui": "LAKEHOUSE_PREFECT_PORT"},
+        health=http_probe(f"{base}/api/health", lambda r: r.status_code == 200),
+        url=f"{base} (UI)",
+        env=settings.to_env() | prefect_env(settings),
+        cwd=PROJECT_ROOT,
+        startup_timeout=120,
+    )
+
+
+def prefect_worker_spec(settings: Settings) -> ServiceSpec:
+    """A process worker that runs the deployments of the `lakehouse-process` pool from the project folder."""
+    return ServiceSpec(
+        name="worker",
+        command=[str(PREFECT_BIN), "worker", "start", "--pool", WORK_POOL, "--type", "process"],
+        ports={},
+        health=lambda: True,
+        url=f"pool {WORK_POOL}",
+        env=settings.to_env() | prefect_env(settings),
+        cwd=PROJECT_ROOT,
+        startup_timeout=5,
+    )
