@@ -32,14 +32,16 @@ setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt ## Creat
 run: setup ## Run the whole pipeline on the embedded local stack (SF=$(SF))
 	$(VENV)/bin/lakehouse demo --sf $(SF)
 
-test: setup ## Lint, then run the whole test suite against real local services
+test: setup ## Lint and type-check, then run the whole test suite against real local services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
-lint: setup ## ruff check + format check
+lint: setup ## ruff check + format check + mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: setup ## Format the code with ruff
 	$(VENV)/bin/ruff format .

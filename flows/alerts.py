@@ -13,6 +13,7 @@ stack's own receiver locally, a Slack/Teams/any webhook on Azure (``LAKEHOUSE_AL
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import UUID
 
 from prefect.automations import Automation, EventTrigger, Posture, SendNotification
 from prefect.blocks.notifications import CustomWebhookNotificationBlock
@@ -42,13 +43,15 @@ def save_alerts_block(settings: Settings) -> CustomWebhookNotificationBlock:
         name="lakehouse",
         url=settings.alert_target,
         json_data={"subject": "{{subject}}", "text": "{{body}}", "source": "{{name}}"},
+        headers=None,
+        cookies=None,
         timeout=10,
     )
     block.save(ALERTS_BLOCK, overwrite=True)
     return block
 
 
-def alert_automations(block_id: object) -> list[Automation]:
+def alert_automations(block_id: UUID) -> list[Automation]:
     """The two automations, as Prefect objects (not yet created)."""
     return [
         Automation(
@@ -93,8 +96,10 @@ def alert_automations(block_id: object) -> list[Automation]:
 
 def configure_alerts(settings: Settings) -> list[str]:
     """Create (or replace) the block and both automations; returns the automation names."""
-    save_alerts_block(settings)
-    block_id = CustomWebhookNotificationBlock.load(ALERTS_BLOCK)._block_document_id
+    block = save_alerts_block(settings)
+    block_id = block._block_document_id
+    if block_id is None:  # save() sets it
+        raise RuntimeError(f"the {ALERTS_BLOCK} block was not saved")
     names = []
     with get_client(sync_client=True) as client:
         for automation in alert_automations(block_id):

@@ -6,10 +6,11 @@ import importlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from prefect import Flow
+from prefect.deployments.runner import RunnerDeployment
 
 from infra.settings import PREFECT_WORK_POOL, PROJECT_ROOT
 
@@ -60,15 +61,18 @@ def serve_all() -> None:
     from prefect import serve
 
     deployments = [
-        spec.load_flow().to_deployment(
-            name=spec.name,
-            description=spec.description,
-            parameters=spec.parameters,
-            cron=spec.cron,
-            interval=spec.interval,
-            concurrency_limit=spec.concurrency_limit,
-            tags=list(spec.tags),
-        )
+        cast(
+            RunnerDeployment,
+            spec.load_flow().to_deployment(
+                name=spec.name,
+                description=spec.description,
+                parameters=spec.parameters,
+                cron=spec.cron,
+                interval=spec.interval,
+                concurrency_limit=spec.concurrency_limit,
+                tags=list(spec.tags),
+            ),
+        )  # to_deployment is sync here (async_dispatch: it returns a coroutine only in async code)
         for spec in deployment_specs()
     ]
     serve(*deployments)

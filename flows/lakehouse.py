@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -80,14 +81,13 @@ def lakehouse(
     for day in range(days):
         # Each generated day is sent once: a marker is written after a completed send.
         marker = reviews.sent_marker(sf, seed, day, start)
-        if _step("reviews-send", lambda marker=marker: already_sent(settings, marker)):
+        if _step("reviews-send", partial(already_sent, settings, marker)):
             continue
         report = _step(
-            "reviews-send",
-            lambda day=day: send_reviews(sf=sf, seed=seed, day=day, start=start, rate=review_rate),
+            "reviews-send", partial(send_reviews, sf=sf, seed=seed, day=day, start=start, rate=review_rate)
         )
         steps[f"reviews-send-day{day}"] = report
-        _step("reviews-send", lambda marker=marker, report=report: mark_sent(settings, marker, report))
+        _step("reviews-send", partial(mark_sent, settings, marker, report))
     # Capture writes a file per partition when its window closes; land once every sent event is in one.
     targets = _step("reviews-capture", lambda: enqueued_positions(settings))
     timeout = settings.capture_window_seconds + capture_grace_seconds
@@ -123,7 +123,7 @@ def already_sent(settings: Settings, marker: str) -> bool:
 def mark_sent(settings: Settings, marker: str, report: object) -> None:
     """Record a completed send (after it completed), so that a re-run does not send the day again."""
     with Lake.quick_to_fail(settings) as lake:
-        lake.write_bytes("landing", marker, json.dumps(asdict(report), default=str).encode())  # type: ignore[call-overload]
+        lake.write_bytes("landing", marker, json.dumps(asdict(report), default=str).encode())  # type: ignore[call-overload]  # the report is a dataclass instance (asdict's overloads want the type)
 
 
 @task(cache_policy=NO_CACHE)

@@ -7,20 +7,23 @@ identity or a workload identity); no key or secret is read from a file of this r
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from infra.settings import Settings
 
+if TYPE_CHECKING:
+    from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
+
 
 @lru_cache(maxsize=1)
-def azure_credential() -> Any:  # azure.identity.DefaultAzureCredential; imported lazily (slow import)
+def azure_credential() -> TokenCredential:
     """The process's one DefaultAzureCredential (its token cache is shared by every client)."""
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential()
 
 
-def storage_credential(settings: Settings) -> object:
+def storage_credential(settings: Settings) -> AzureNamedKeyCredential | TokenCredential:
     """Shared key locally (Azurite's published key); DefaultAzureCredential on Azure."""
     if settings.is_local:
         from azure.core.credentials import AzureNamedKeyCredential

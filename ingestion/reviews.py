@@ -236,10 +236,8 @@ def captured_sequence_numbers(lake: Lake, settings: Settings) -> dict[str, int]:
     highest: dict[str, int] = {}
     for partition, files in by_partition.items():
         for file in reversed(files):
-            numbers = [
-                r["SequenceNumber"]
-                for r in fastavro.reader(io.BytesIO(lake.read_bytes("landing", file.path)))
-            ]
+            records = fastavro.reader(io.BytesIO(lake.read_bytes("landing", file.path)))
+            numbers = [int(r["SequenceNumber"]) for r in records if isinstance(r, dict)]
             if numbers:
                 highest[partition] = max(numbers)
                 break

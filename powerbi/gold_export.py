@@ -17,10 +17,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
-from infra.settings import Settings
+from infra.settings import Settings, Zone
 
 DELTA_LOG = "_delta_log"
 
@@ -28,9 +28,9 @@ DELTA_LOG = "_delta_log"
 class GoldReader(Protocol):
     """What the export needs from storage: file listing and reads inside the gold zone."""
 
-    def files(self, zone: str, prefix: str = "", suffix: str = "") -> list: ...  # entries with .path
+    def files(self, zone: Zone, prefix: str = "", suffix: str = "") -> list[Any]: ...  # entries with .path
 
-    def read_bytes(self, zone: str, path: str) -> bytes: ...
+    def read_bytes(self, zone: Zone, path: str) -> bytes: ...
 
 
 def export_gold(
@@ -110,7 +110,7 @@ def _data_files(snapshot: object, root: Path) -> list[str]:
     """Paths (relative to the table folder, as stored) of the data files of the snapshot's version."""
     base = root.resolve()
     relatives = []
-    for uri in snapshot.file_uris():  # type: ignore[attr-defined]
+    for uri in snapshot.file_uris():  # type: ignore[attr-defined]  # delta-rs ships no stubs for the snapshot object
         path = Path(unquote(urlparse(uri).path) if uri.startswith("file:") else uri).resolve()
         try:
             relatives.append(path.relative_to(base).as_posix())

@@ -842,7 +842,7 @@ def _check_keys(model: SemanticModel, tables: Mapping[str, DeltaTable]) -> list[
         if table is None or column is None or column.source_column is None:
             continue
         gold = table.gold_table
-        if gold not in tables or column.source_column not in delta_column_types(tables[gold]):
+        if gold is None or gold not in tables or column.source_column not in delta_column_types(tables[gold]):
             continue
         values = tables[gold].to_pyarrow_table(columns=[column.source_column]).column(0).to_pylist()
         blanks = sum(v is None for v in values)

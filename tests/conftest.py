@@ -36,7 +36,7 @@ def make_settings(state_dir: Path, **overrides: object) -> Settings:
         "spark_driver_memory": "2g",
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)  # type: ignore[arg-type]  # pydantic validates the mixed value types
 
 
 def with_fresh_zones(settings: Settings, **overrides: object) -> Settings:
@@ -73,7 +73,7 @@ def lake_stack(stack_settings: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-def spark(stack_settings: Settings):  # type: ignore[no-untyped-def]
+def spark(stack_settings: Settings):
     """One SparkSession for the whole test session (local[2], UI off, 2 shuffle partitions).
 
     It is wired to the test stack's DFS endpoint (abfs://) but does not start it: ABFS connects lazily, so

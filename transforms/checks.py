@@ -133,7 +133,7 @@ def run_checks(
     run_id: str, tables: Mapping[str, DataFrame], declared: Mapping[str, Sequence[TableCheck]]
 ) -> list[tuple[str, str, str, str, int, int, list[str]]]:
     """Evaluate every declared check of every table present; rows in ``DQ_RESULTS_SCHEMA`` order."""
-    rows = []
+    rows: list[tuple[str, str, str, str, int, int, list[str]]] = []
     for table, checks in declared.items():
         if table not in tables:
             continue

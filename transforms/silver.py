@@ -30,7 +30,7 @@ from datetime import datetime
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import IntegerType, LongType, TimestampType
+from pyspark.sql.types import IntegerType, LongType, StructType, TimestampType
 
 from transforms import contract
 from transforms.bronze_schemas import (
@@ -528,7 +528,7 @@ def _finish(
     key_columns: tuple[str, ...],
     latest_first: tuple[Column, ...],
     run_id: str,
-    schema,  # type: ignore[no-untyped-def]
+    schema: StructType,
 ) -> StandardizeResult:
     good_df, quarantine_df = apply_expectations(
         typed_df, expectations, table_name=table_name, key_columns=key_columns, record=F.col(_RECORD)

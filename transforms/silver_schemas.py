@@ -31,7 +31,7 @@ LINEAGE_COLUMNS: tuple[str, ...] = tuple(f.name for f in INGESTION_METADATA_FIEL
 
 
 def _schema(*fields: tuple[str, object], lineage: bool = True) -> StructType:
-    struct_fields = [StructField(name, data_type, True) for name, data_type in fields]  # type: ignore[arg-type]
+    struct_fields = [StructField(name, data_type, True) for name, data_type in fields]  # type: ignore[arg-type]  # fields pairs (name, DataType) are typed loosely as object by the tuple
     if lineage:
         struct_fields.extend(INGESTION_METADATA_FIELDS)
     return StructType(struct_fields)

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -37,8 +37,7 @@ def list_files(spark: SparkSession, folder_url: str, suffix: str = "") -> list[S
 
     Hidden files and folders (``_*``, ``.*``, e.g. ``_delta_log``, ``_ops``) are skipped.
     """
-    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    jvm, conf = _hadoop(spark)
     root = jvm.org.apache.hadoop.fs.Path(folder_url)
     fs = root.getFileSystem(conf)
     if not fs.exists(root):
@@ -57,9 +56,24 @@ def list_files(spark: SparkSession, folder_url: str, suffix: str = "") -> list[S
     return sorted(found, key=lambda f: f.url)
 
 
+def _hadoop(spark: SparkSession) -> tuple[Any, Any]:
+    """The JVM gateway and the Hadoop configuration of ``spark`` (for Hadoop FileSystem calls)."""
+    jvm = spark.sparkContext._jvm
+    if jvm is None:
+        raise RuntimeError("the SparkSession has no JVM (was it stopped?)")
+    return jvm, spark.sparkContext._jsc.hadoopConfiguration()
+
+
+def _first_value(df: DataFrame) -> Any:
+    """The first column of the first row of a one-row aggregate."""
+    row = df.first()
+    if row is None:
+        raise ValueError("expected one row, got none")
+    return row[0]
+
+
 def path_exists(spark: SparkSession, url: str) -> bool:
-    jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-    conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    jvm, conf = _hadoop(spark)
     path = jvm.org.apache.hadoop.fs.Path(url)
     return bool(path.getFileSystem(conf).exists(path))
 
@@ -225,7 +239,7 @@ def table_version(spark: SparkSession, url: str) -> int | None:
 
     if not is_delta_table(spark, url):
         return None
-    return int(DeltaTable.forPath(spark, url).history(1).select("version").first()[0])
+    return int(_first_value(DeltaTable.forPath(spark, url).history(1).select("version")))
 
 
 def content_checksum(spark: SparkSession, url: str) -> str:
@@ -258,7 +272,7 @@ def vacuum(spark: SparkSession, url: str, retention_hours: float) -> bool:
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    oldest = DeltaTable.forPath(spark, url).history().agg(F.min("timestamp")).first()[0]
+    oldest = _first_value(DeltaTable.forPath(spark, url).history().agg(F.min("timestamp")))
     if oldest is not None and (datetime.now(oldest.tzinfo) - oldest).total_seconds() < retention_hours * 3600:
         return False
     DeltaTable.forPath(spark, url).vacuum(retention_hours)
@@ -267,7 +281,7 @@ def vacuum(spark: SparkSession, url: str, retention_hours: float) -> bool:
 
 def file_count(spark: SparkSession, url: str) -> int:
     """Data files of the table's current version."""
-    return int(spark.sql(f"DESCRIBE DETAIL delta.`{url}`").select("numFiles").first()[0])
+    return int(_first_value(spark.sql(f"DESCRIBE DETAIL delta.`{url}`").select("numFiles")))
 
 
 def spark_of(df: DataFrame) -> SparkSession:

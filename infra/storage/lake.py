@@ -7,6 +7,7 @@ path; the zone map in :mod:`infra.settings` decides the filesystem.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ class Lake:
             account_url=lake.settings.dfs_url,
             credential=credential_for(lake.settings),
             retry_policy=ExponentialRetry(
-                initial_backoff=backoff_seconds, increment_base=1, retry_total=retries, random_jitter_range=0
+                initial_backoff=backoff_seconds,  # type: ignore[arg-type]  # seconds, float works; stub says int increment_base=1, retry_total=retries, random_jitter_range=0
             ),
         )
         return lake
@@ -138,7 +139,7 @@ class Lake:
         except ResourceNotFoundError:
             return
 
-    def files(self, zone: Zone, prefix: str = "", suffix: str = "") -> list[LakeEntry]:
+    def files(self, zone: Zone, prefix: str = "", suffix: str = "") -> builtins.list[LakeEntry]:
         """Files (not directories) under ``prefix`` whose name ends with ``suffix``, sorted by path."""
         return sorted(
             (e for e in self.list(zone, prefix) if not e.is_directory and e.path.endswith(suffix)),

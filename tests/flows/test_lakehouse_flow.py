@@ -50,7 +50,7 @@ class Pipeline:
 
 
 @pytest.fixture(scope="module")
-def pipeline(lake_stack: Settings, prefect_harness: None, spark, tmp_path_factory) -> Iterator[Pipeline]:  # type: ignore[no-untyped-def]
+def pipeline(lake_stack: Settings, prefect_harness: None, spark, tmp_path_factory) -> Iterator[Pipeline]:
     settings = with_fresh_zones(
         lake_stack,
         state_dir=tmp_path_factory.mktemp("pipeline-state"),
@@ -162,7 +162,7 @@ def _medallion_run_id(state: State) -> str:
 
 def test_a_failed_quality_check_fails_the_medallion_and_the_parent_after_writing_the_results(
     pipeline: Pipeline, spark
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     state = pipeline.failed
     assert (state.type.value, state.name) == ("FAILED", "DataQualityFailed")
     with pytest.raises(PipelineStepError, match="step 'medallion' failed: DataQualityError: error-severity"):

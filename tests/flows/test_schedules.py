@@ -101,7 +101,7 @@ def _runs() -> list[FlowRun]:
         return client.read_flow_runs(limit=200)
 
 
-def _wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
+def _wait_for(condition, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = condition()

@@ -48,7 +48,7 @@ def test_container_names_come_from_settings() -> None:
         == "abfs://gold-dev@devstoreaccount1.dfs.core.windows.net/dim_date"
     )
     with pytest.raises(ValueError, match="unknown zone"):
-        settings.container("platinum")  # type: ignore[arg-type]
+        settings.container("platinum")  # type: ignore[arg-type]  # a wrong zone on purpose
 
 
 def test_paths_cannot_escape_a_zone() -> None:
@@ -56,7 +56,7 @@ def test_paths_cannot_escape_a_zone() -> None:
         Settings().lake_path("bronze", "../silver/orders")
 
 
-def test_file_backend_for_unit_tests(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_file_backend_for_unit_tests(tmp_path) -> None:
     settings = Settings(storage_backend="file", local_lake_dir=tmp_path)
     assert settings.lake_url("silver", "orders") == (tmp_path / "silver" / "orders").as_uri()
 

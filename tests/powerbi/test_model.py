@@ -37,7 +37,7 @@ CURRENCY = "\\€#,0.00;-\\€#,0.00;\\€#,0.00"
 
 
 @pytest.fixture(scope="module")
-def model():  # type: ignore[no-untyped-def]
+def model():
     return load_model(SEMANTIC_MODEL)
 
 
@@ -49,15 +49,15 @@ def project_copy(tmp_path: Path) -> Path:
 
 
 # --- against transforms/gold_schemas.py ---------------------------------------------------------------------
-def test_model_matches_the_gold_schema_constants(model) -> None:  # type: ignore[no-untyped-def]
+def test_model_matches_the_gold_schema_constants(model) -> None:
     assert check_model(model, schemas_from_spark(GOLD_SCHEMAS)) == []
 
 
-def test_every_gold_table_is_a_model_table(model) -> None:  # type: ignore[no-untyped-def]
+def test_every_gold_table_is_a_model_table(model) -> None:
     assert sorted(t.gold_table for t in model.tables.values()) == sorted(GOLD_SCHEMAS)
 
 
-def test_renaming_a_gold_column_without_the_model_fails(model) -> None:  # type: ignore[no-untyped-def]
+def test_renaming_a_gold_column_without_the_model_fails(model) -> None:
     schemas = schemas_from_spark(GOLD_SCHEMAS)
     sales = schemas["fact_sales"]
     schemas["fact_sales"] = {("net_amount_eur" if c == "net_amount" else c): t for c, t in sales.items()}
@@ -67,7 +67,7 @@ def test_renaming_a_gold_column_without_the_model_fails(model) -> None:  # type:
     ]
 
 
-def test_a_changed_gold_type_or_missing_table_fails(model) -> None:  # type: ignore[no-untyped-def]
+def test_a_changed_gold_type_or_missing_table_fails(model) -> None:
     schemas = schemas_from_spark(GOLD_SCHEMAS)
     schemas["dim_product"] = {**schemas["dim_product"], "price": "double"}
     schemas["fact_reviews"] = {**schemas["fact_reviews"], "reviewed_at": "timestamp_ntz"}
@@ -84,11 +84,11 @@ def test_a_changed_gold_type_or_missing_table_fails(model) -> None:  # type: ign
 
 
 # --- the model's shape ------------------------------------------------------------------------------------
-def test_structure_has_no_problems(model) -> None:  # type: ignore[no-untyped-def]
+def test_structure_has_no_problems(model) -> None:
     assert check_structure(model) == []
 
 
-def test_star_relationships(model) -> None:  # type: ignore[no-untyped-def]
+def test_star_relationships(model) -> None:
     edges = {(r.from_table, r.from_column, r.to_table, r.to_column) for r in model.relationships}
     facts = {"Sales", "Reviews", "App Events"}
     expected = {(f, f"{d} Key", d, f"{d} Key") for f in facts for d in ("Customer", "Product", "Date")}
@@ -103,13 +103,13 @@ def test_star_relationships(model) -> None:  # type: ignore[no-untyped-def]
     } == {("many", "one", "oneDirection")}
 
 
-def test_date_table_is_marked(model) -> None:  # type: ignore[no-untyped-def]
+def test_date_table_is_marked(model) -> None:
     date_table = model.tables["Date"]
     assert date_table.data_category == "Time"
     assert [(c.name, c.source_column) for c in date_table.columns.values() if c.is_key] == [("Date", "date")]
 
 
-def test_keys_hidden_names_friendly_formats_set(model) -> None:  # type: ignore[no-untyped-def]
+def test_keys_hidden_names_friendly_formats_set(model) -> None:
     for table in model.tables.values():
         for column in table.columns.values():
             assert column.source_column is not None and column.source_column.islower()
@@ -122,7 +122,7 @@ def test_keys_hidden_names_friendly_formats_set(model) -> None:  # type: ignore[
     assert model.tables["Monthly Revenue"].columns["Month Return Rate"].format_string == "0.00%"
 
 
-def test_required_measures_exist_with_descriptions_and_formats(model) -> None:  # type: ignore[no-untyped-def]
+def test_required_measures_exist_with_descriptions_and_formats(model) -> None:
     measures = {name: m for name, (_, m) in model.measures().items()}
     assert set(measures) >= REQUIRED_MEASURES
     assert all(m.description and m.format_string for m in measures.values())
@@ -130,7 +130,7 @@ def test_required_measures_exist_with_descriptions_and_formats(model) -> None:  
     assert measures["Return Rate"].format_string == "0.00%"
 
 
-def test_partitions_read_delta_through_the_storage_url_parameter(model) -> None:  # type: ignore[no-untyped-def]
+def test_partitions_read_delta_through_the_storage_url_parameter(model) -> None:
     for table in model.tables.values():
         (partition,) = table.partitions
         assert partition.mode == "import"
@@ -190,12 +190,12 @@ def test_a_broken_dataset_reference_is_reported(project_copy: Path) -> None:
 
 # --- against gold Delta tables written by the gold transforms -------------------------------------------
 @pytest.mark.spark
-def test_model_matches_real_gold_delta_tables(model, spark_gold: Path) -> None:  # type: ignore[no-untyped-def]
+def test_model_matches_real_gold_delta_tables(model, spark_gold: Path) -> None:
     assert check_model_against_delta(model, spark_gold) == []
 
 
 @pytest.mark.spark
-def test_real_gold_check_reports_duplicate_keys(model, spark_gold: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_real_gold_check_reports_duplicate_keys(model, spark_gold: Path, tmp_path: Path) -> None:
     import pyarrow as pa
     from deltalake import DeltaTable, write_deltalake
 

@@ -57,7 +57,7 @@ def keys_df(spark: SparkSession, name: str, *values: str) -> DataFrame:
     return spark.createDataFrame([(v,) for v in values], f"{name} string")
 
 
-def assert_shapes(result: StandardizeResult, silver_schema) -> None:  # type: ignore[no-untyped-def]
+def assert_shapes(result: StandardizeResult, silver_schema) -> None:
     assertSchemaEqual(result.silver_df.schema, silver_schema)
     assertSchemaEqual(result.duplicates_df.schema, silver_schema)
     assertSchemaEqual(result.quarantine_df.schema, QUARANTINE_SCHEMA)
@@ -115,7 +115,7 @@ def customers_result(customers_bronze_df: DataFrame) -> StandardizeResult:
     return standardize_customers(customers_bronze_df, run_id=RUN_ID)
 
 
-def test_customers_are_typed_cleansed_and_latest_wins(spark: SparkSession, customers_result) -> None:  # type: ignore[no-untyped-def]
+def test_customers_are_typed_cleansed_and_latest_wins(spark: SparkSession, customers_result) -> None:
     lineage = {
         "_source_file": "customers/2026-01-02/customers.csv",
         "_load_id": LOAD_ID,
@@ -434,7 +434,7 @@ def test_reviews_decode_capture_drop_redeliveries_and_quarantine(spark: SparkSes
             capture_row(5, review_body("R2", rating=7), partition="1"),
             capture_row(6, review_body("R3", reviewed_at="2099-01-01T00:00:00Z"), partition="1"),
             capture_row(7, review_body("R4", product_id="P404"), partition="1"),
-            capture_row(8, review_body(None), partition="1"),  # type: ignore[arg-type]
+            capture_row(8, review_body(None), partition="1"),  # type: ignore[arg-type]  # a null body on purpose
             capture_row(9, "not json", partition="1"),
             capture_row(12, None, partition="1"),
         ],
