@@ -24,7 +24,7 @@ from azure.eventhub.exceptions import (
     EventDataSendError,
 )
 
-from infra.eventhubs.broker import partition_for_key
+from infra.eventhubs.partition_key import partition_for_key
 from infra.launcher import Launcher, running
 from infra.services import azurite_spec
 from infra.settings import AZURITE_KEY
