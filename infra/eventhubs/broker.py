@@ -370,7 +370,7 @@ class Broker:
         expected = base64.b64encode(
             hmac.new(self.key.encode(), string_to_sign, hashlib.sha256).digest()
         ).decode()
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
             raise unauthorized("InvalidSignature: the token has an invalid signature.")
         if expires_at <= now:
             raise unauthorized("ExpiredToken: the token has expired.")

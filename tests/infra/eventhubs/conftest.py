@@ -40,6 +40,7 @@ TEST_HUBS: dict[str, tuple[int, list[str]]] = {
     "capture-hub": (2, []),
     "js-hub": (2, []),
     "js-epochs": (1, []),
+    "fuzz-hub": (1, []),
 }
 
 
