@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SF ?= 0.01
 
-.PHONY: setup run test lint format bench clean-state help
+.PHONY: setup run test lint format bench clean-state help conformance conformance-eventhubs
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -49,6 +49,12 @@ format: setup ## Format the code with ruff
 
 bench: setup ## Print the benchmark figures (takes several minutes)
 	$(PY) -m bench
+
+conformance: conformance-eventhubs ## Run the Azure SDKs' own tests against the local services (long)
+
+conformance-eventhubs: setup ## azure-eventhub's live tests and the Java client against the Event Hubs endpoint
+	$(PY) -m tests.conformance.eventhubs.java_sdk
+	$(PY) -m tests.conformance.eventhubs
 
 clean-state: ## Stop the local stack and delete its data (.state/)
 	-$(VENV)/bin/lakehouse down

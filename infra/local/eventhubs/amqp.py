@@ -310,6 +310,10 @@ class Session:
         link.detach_sent = True
         self.connection.server.release(link)
         link.closed = True
+        if error is not None:
+            _LOGGER.info(
+                "detaching link %r (%s) from %s: %r", link.name, link.address, self.connection.peer, error
+            )
         self.send(codec.DETACH, [UInt(link.local_handle), True, error])
 
     def on_detach(self, fields: list[Any]) -> None:
@@ -423,6 +427,17 @@ class _ConnectionError(Exception):
         self.description = description
 
 
+class _SaslError(Exception):
+    """The SASL exchange cannot go on: the socket is closed (SASL has no error frame)."""
+
+
+_PERFORMATIVES = frozenset(range(codec.OPEN, codec.CLOSE + 1))
+
+
+def _show(code: Any) -> str:
+    return f"0x{code:02x}" if isinstance(code, int) else repr(code)
+
+
 class Connection(asyncio.Protocol):
     """One AMQP connection: protocol headers, SASL, frames, and the sessions on it."""
 
@@ -437,7 +452,11 @@ class Connection(asyncio.Protocol):
         self.remote_idle_timeout = 0.0
         self._buffer = bytearray()
         self._expect_header = True
+        self._sasl_started = False
         self._sasl_done = False
+        self._open_received = False
+        self._open_sent = False
+        self.peer = ""
         self._out: list[bytes] = []
         self._last_received = time.monotonic()
         self._last_sent = time.monotonic()
@@ -446,6 +465,8 @@ class Connection(asyncio.Protocol):
     # --- transport ------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -486,6 +507,10 @@ class Connection(asyncio.Protocol):
         if self.closed:
             return
         error = codec.error(condition, description) if condition else None
+        if condition:
+            _LOGGER.warning("closing connection from %s: %s: %s", self.peer, condition, description)
+        if not self._open_sent:
+            self._send_open()  # an AMQP connection is closed by a close after an open (spec 2.4.4)
         self.write(codec.frame(0, codec.encode_described_list(codec.CLOSE, [error])))
         self.flush()
         self.closed = True
@@ -527,11 +552,11 @@ class Connection(asyncio.Protocol):
                 if available < 8:
                     break
                 size = _unpack_I(buffer, pos)[0]
-                if size < 8 or size > MAX_FRAME_SIZE + 1024:
-                    raise _ConnectionError("amqp:connection:framing-error", f"bad frame size {size}")
+                doff, frame_type = buffer[pos + 4], buffer[pos + 5]
+                self._check_frame_header(size, doff, frame_type)
                 if available < size:
                     break
-                doff, frame_type, channel = buffer[pos + 4], buffer[pos + 5], _unpack_H(buffer, pos + 6)[0]
+                channel = _unpack_H(buffer, pos + 6)[0]
                 body = bytes(buffer[pos + doff * 4 : pos + size])
                 pos += size
                 if not body:
@@ -540,18 +565,49 @@ class Connection(asyncio.Protocol):
                     self._on_sasl(body)
                 else:
                     self._on_frame(channel, body)
+        except _SaslError as exc:
+            _LOGGER.warning("connection from %s: bad SASL exchange (%s); closing the socket", self.peer, exc)
+            self._drop()
         except _ConnectionError as exc:
-            _LOGGER.info("closing connection: %s", exc.description)
             self.close(exc.condition, exc.description)
-        except (codec.DecodeError, IndexError, KeyError, TypeError, ValueError, struct.error) as exc:
-            _LOGGER.exception("closing connection after a bad frame")
-            self.close("amqp:decode-error", f"cannot process frame: {exc}")
+        except codec.MALFORMED as exc:
+            self.close("amqp:decode-error", f"Cannot decode the frame: {exc}")
+        except Exception as exc:  # a bug of ours: the peer gets an error, the endpoint keeps serving
+            _LOGGER.exception("connection from %s: internal error on a frame", self.peer)
+            self.close("amqp:internal-error", f"The endpoint failed on the frame: {type(exc).__name__}")
         finally:
             del buffer[:pos]
             self.flush()
 
+    def _check_frame_header(self, size: int, doff: int, frame_type: int) -> None:
+        """A frame header the peer may send: size within our max-frame-size, sane data offset, known type."""
+        if self._sasl_started and not self._sasl_done:
+            if frame_type != 1 or size < 8 or size > 512 or doff < 2 or doff * 4 > size:
+                # SASL frames are small (MIN-MAX-FRAME-SIZE 512) and have no error performative
+                raise _SaslError(f"bad SASL frame header (size {size}, doff {doff}, type {frame_type})")
+            return
+        if size < 8 or size > MAX_FRAME_SIZE:
+            raise _ConnectionError(
+                "amqp:connection:framing-error",
+                f"Frame size {size} is outside 8..{MAX_FRAME_SIZE} (this endpoint's max-frame-size).",
+            )
+        if doff < 2 or doff * 4 > size:
+            raise _ConnectionError(
+                "amqp:connection:framing-error", f"Bad data offset {doff} in a {size}-byte frame."
+            )
+        if frame_type != 0:
+            raise _ConnectionError("amqp:connection:framing-error", f"Unexpected frame type {frame_type}.")
+
+    def _drop(self) -> None:
+        """Close the socket without an AMQP close (before the AMQP layer exists)."""
+        self.flush()
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
     def _on_header(self, header: bytes) -> None:
         if header == SASL_HEADER and not self._sasl_done:
+            self._sasl_started = True
             self.write(SASL_HEADER)
             mechanisms = codec.encode_described_list(
                 codec.SASL_MECHANISMS, [Array(Symbol, ["ANONYMOUS", "PLAIN"])]
@@ -562,20 +618,22 @@ class Connection(asyncio.Protocol):
             self.write(AMQP_HEADER)
             self._expect_header = False
         else:
+            # Unsupported protocol header: answer with the one we speak and close (AMQP 1.0 section 2.2).
+            _LOGGER.warning("connection from %s: unsupported protocol header %r; closing", self.peer, header)
             self.write(SASL_HEADER if not self._sasl_done else AMQP_HEADER)
-            self.flush()
-            self.closed = True
-            if self.transport is not None:
-                self.transport.close()
+            self._drop()
 
     def _on_sasl(self, body: bytes) -> None:
-        code, fields, _ = codec.decode_performative(body)
+        try:
+            code, fields, _ = codec.decode_performative(body)
+        except codec.MALFORMED as exc:
+            raise _SaslError(f"undecodable SASL frame: {exc}") from exc
         if code != codec.SASL_INIT:
-            raise _ConnectionError("amqp:not-implemented", f"unexpected SASL frame 0x{code:02x}")
+            raise _SaslError(f"unexpected SASL performative {code!r}")
         mechanism = str(fields[0] or "")
         outcome = 0
         if mechanism == "PLAIN":
-            parts = bytes(fields[1] or b"").split(b"\x00")
+            parts = fields[1].split(b"\x00") if isinstance(fields[1], bytes) else []
             user, password = (parts[1], parts[2]) if len(parts) == 3 else (b"", b"")
             if (
                 user.decode(errors="replace") == self.server.broker.key_name
@@ -588,18 +646,22 @@ class Connection(asyncio.Protocol):
             outcome = 1
         self.write(codec.frame(0, codec.encode_described_list(codec.SASL_OUTCOME, [UByte(outcome), None]), 1))
         if outcome:
-            self.flush()
-            self.closed = True
-            if self.transport is not None:
-                self.transport.close()
+            _LOGGER.warning("connection from %s: SASL %s refused (outcome auth)", self.peer, mechanism)
+            self._drop()
             return
         self._sasl_done = True
         self._expect_header = True
 
     def _on_frame(self, channel: int, body: bytes) -> None:
         code, fields, pos = codec.decode_performative(body)
-        _LOGGER.debug("<- ch%d 0x%02x %r", channel, code, fields)
+        _LOGGER.debug("<- ch%d %r %r", channel, code, fields)
+        if code not in _PERFORMATIVES:
+            raise _ConnectionError("amqp:not-implemented", f"Unknown performative {_show(code)}.")
+        if not self._open_received and code != codec.OPEN:
+            raise _ConnectionError("amqp:not-allowed", f"The first frame must be an open, not {_show(code)}.")
         if code == codec.OPEN:
+            if self._open_received:
+                raise _ConnectionError("amqp:not-allowed", "The connection is already open.")
             self._on_open(fields)
             return
         if code == codec.BEGIN:
@@ -628,11 +690,16 @@ class Connection(asyncio.Protocol):
             session.end()
             session.send(codec.END, [None])
         else:
-            raise _ConnectionError("amqp:not-implemented", f"unexpected performative 0x{code:02x}")
+            raise _ConnectionError("amqp:not-implemented", f"Unexpected performative {_show(code)}.")
 
     def _on_open(self, fields: list[Any]) -> None:
-        self.remote_max_frame_size = max(512, min(fields[2] or 2**32 - 1, 16 * MAX_FRAME_SIZE))
-        self.remote_idle_timeout = (fields[4] or 0) / 1000
+        self._open_received = True
+        self.remote_max_frame_size = max(512, min(int(fields[2] or 2**32 - 1), 16 * MAX_FRAME_SIZE))
+        self.remote_idle_timeout = max(int(fields[4] or 0), 0) / 1000
+        self._send_open()
+
+    def _send_open(self) -> None:
+        self._open_sent = True
         self.write(
             codec.frame(
                 0,
@@ -782,9 +849,11 @@ class AmqpServer:
             else:
                 return _rejected("amqp:not-allowed", "This link does not accept messages.")
         except BrokerError as exc:
+            _LOGGER.info("rejected a message on %s: %s: %s", link.address, exc.condition, exc.description)
             return _rejected(exc.condition, exc.description)
-        except codec.DecodeError as exc:
-            return _rejected("amqp:decode-error", str(exc))
+        except codec.MALFORMED as exc:
+            _LOGGER.warning("rejected an undecodable message on %s: %s", link.address, exc)
+            return _rejected("amqp:decode-error", f"Cannot decode the message: {exc}")
         return None
 
     def _store(self, link: Link, message: bytes, message_format: int) -> None:
@@ -838,6 +907,7 @@ class AmqpServer:
         try:
             claim = self.broker.verify_token(token)
         except BrokerError as exc:
+            _LOGGER.warning("put-token from %s refused: %d %s", connection.peer, exc.status, exc.description)
             return exc.status, exc.description, None
         connection.claims.append(claim)
         return 202, "Accepted", None

@@ -15,7 +15,6 @@ import logging
 import re
 import struct
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from urllib.parse import unquote
 from infra.local.eventhubs import codec
 from infra.local.eventhubs.codec import Array, Int, Symbol, Timestamp
 from infra.local.eventhubs.config import HubConfig, NamespaceConfig
+from infra.local.eventhubs.partition_key import partition_for_key
 from infra.local.eventhubs.storage import PartitionLog, StoredEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -154,11 +154,6 @@ def _partition_key(message: bytes, value_start: int) -> str | None:
     return None if key is None else str(key)
 
 
-def partition_for_key(key: str, partition_count: int) -> int:
-    """A stable partition for ``key`` (CRC-32 of its UTF-8 bytes), the same across restarts."""
-    return zlib.crc32(key.encode("utf-8")) % partition_count
-
-
 def _pair(key: str, value: bytes) -> bytes:
     return codec.encode(Symbol(key)) + value
 
@@ -286,7 +281,7 @@ class Hub:
         raise not_found(f"{self.config.name}/Partitions/{partition_id}")
 
     def route(self, key: str | None) -> Partition:
-        """The partition for an event sent to the hub: by partition key, else round robin."""
+        """The partition for an event sent to the hub: by partition key (as Azure maps it), else in turn."""
         if key is not None:
             return self.partitions[partition_for_key(key, len(self.partitions))]
         partition = self.partitions[self._next % len(self.partitions)]
@@ -375,7 +370,7 @@ class Broker:
         expected = base64.b64encode(
             hmac.new(self.key.encode(), string_to_sign, hashlib.sha256).digest()
         ).decode()
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
             raise unauthorized("InvalidSignature: the token has an invalid signature.")
         if expires_at <= now:
             raise unauthorized("ExpiredToken: the token has expired.")

@@ -69,6 +69,21 @@ class DecodeError(ValueError):
     """The bytes are not valid AMQP."""
 
 
+# What malformed input can raise while it is decoded (truncated buffers, bad UTF-8, odd map counts,
+# unhashable keys, out-of-range chars, nesting deeper than Python's recursion limit): callers treat all of
+# them as ``amqp:decode-error``.
+MALFORMED = (
+    DecodeError,
+    IndexError,
+    KeyError,
+    TypeError,
+    ValueError,
+    OverflowError,
+    RecursionError,
+    struct.error,
+)
+
+
 # --- performative and section codes ------------------------------------------------------------
 
 OPEN, BEGIN, ATTACH, FLOW, TRANSFER, DISPOSITION, DETACH, END, CLOSE = range(0x10, 0x19)
@@ -340,6 +355,8 @@ def decode_as(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
         else:
             count = _unpack_I(buf, pos + 4)[0]
             pos += 8
+        if count > len(buf) - pos:  # each element takes a byte at least: a lying count is no reason to loop
+            raise DecodeError(f"compound of {count} elements in {len(buf) - pos} bytes at {pos}")
         values = []
         for _ in range(count):
             value, pos = decode(buf, pos)
@@ -358,6 +375,8 @@ def decode_as(code: int, buf: bytes, pos: int) -> tuple[Any, int]:
             pos += 8
         if count == 0:
             return [], end
+        if count > len(buf) - pos:  # zero-width elements (nulls, booleans) would loop on a lying count
+            raise DecodeError(f"array of {count} elements in {len(buf) - pos} bytes at {pos}")
         element_code = buf[pos]
         pos += 1
         if element_code == 0x00:  # described elements share one descriptor

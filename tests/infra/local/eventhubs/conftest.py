@@ -38,6 +38,9 @@ TEST_HUBS: dict[str, tuple[int, list[str]]] = {
     "async-hub": (2, []),
     "proton-hub": (1, []),
     "capture-hub": (2, []),
+    "js-hub": (2, []),
+    "js-epochs": (1, []),
+    "fuzz-hub": (1, []),
 }
 
 

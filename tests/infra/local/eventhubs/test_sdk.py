@@ -24,7 +24,7 @@ from azure.eventhub.exceptions import (
     EventDataSendError,
 )
 
-from infra.local.eventhubs.broker import partition_for_key
+from infra.local.eventhubs.partition_key import partition_for_key
 from infra.local.launcher import Launcher, running
 from infra.local.services import azurite_spec
 from infra.settings import AZURITE_KEY

@@ -1,0 +1,112 @@
+"""``python -m tests.conformance.eventhubs``: azure-eventhub's own live tests against the local endpoint.
+
+Fetches the SDK's sdist (the same version as installed, via ``pip download``), unpacks its
+``tests/livetest`` into ``.cache/conformance/``, and runs them with this folder's plugin in place of the SDK's
+conftest (see :mod:`tests.conformance.eventhubs.plugin`). pytest-asyncio, which only these tests need, is
+installed into ``.cache/conformance/site`` rather than the project's venv. Prints the counts and every test
+that did not pass, with its reason; exits non-zero if a test failed. Extra arguments go to pytest
+(``-k send``, ``-x``, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tarfile
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
+from importlib.metadata import version
+from pathlib import Path
+
+from infra.settings import PROJECT_ROOT
+
+SDK = "azure-eventhub"
+PYTEST_ASYNCIO = "pytest-asyncio==1.5.0"
+CACHE = PROJECT_ROOT / ".cache" / "conformance"
+HERE = Path(__file__).parent
+
+
+def sdk_tests(sdk_version: str) -> Path:
+    """The unpacked ``tests/`` of the SDK's sdist (downloaded once)."""
+    target = CACHE / f"{SDK}-{sdk_version}"
+    if (target / "livetest").is_dir():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    archives = CACHE / "sdists"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:", "--no-deps",
+         f"{SDK}=={sdk_version}", "-d", str(archives)],
+        check=True,
+    )  # fmt: skip
+    archive = next(archives.glob(f"{SDK.replace('-', '_')}-{sdk_version}.tar.gz"))
+    prefix = f"{SDK.replace('-', '_')}-{sdk_version}/tests/"
+    with tarfile.open(archive) as tar:
+        # only the live tests and the helper they import; the SDK's conftest is replaced by our plugin
+        members = [
+            m for m in tar.getmembers()
+            if m.name.startswith(prefix + "livetest/") or m.name == prefix + "tracing_common.py"
+        ]  # fmt: skip
+        for member in members:
+            member.name = member.name[len(prefix) :]
+        tar.extractall(target, members=members, filter="data")
+    return target
+
+
+def pytest_asyncio_site() -> Path:
+    site = CACHE / "site"
+    if not (site / "pytest_asyncio").is_dir():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
+             PYTEST_ASYNCIO],
+            check=True,
+        )  # fmt: skip
+    return site
+
+
+def summarize(report: Path) -> tuple[Counter[str], list[tuple[str, str, str]]]:
+    """Counts by outcome and (outcome, test, reason) for every test that did not pass."""
+    counts: Counter[str] = Counter()
+    others: list[tuple[str, str, str]] = []
+    for case in ElementTree.parse(report).iter("testcase"):
+        name = f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}"
+        outcome, reason = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
+                reason = (child.get("message") or "").splitlines()[0][:160] if child.get("message") else ""
+                break
+        counts[outcome] += 1
+        if outcome != "passed":
+            others.append((outcome, name, reason))
+    return counts, others
+
+
+def main(argv: list[str]) -> int:
+    tests = sdk_tests(version(SDK))
+    site = pytest_asyncio_site()
+    report = CACHE / "report.xml"
+    env_path = f"{PROJECT_ROOT}:{site}:{tests}"
+    command = [
+        sys.executable, "-m", "pytest", str(tests / "livetest"),
+        "-c", str(HERE / "pytest.ini"), "--rootdir", str(tests),
+        "-p", "tests.conformance.eventhubs.plugin", "-p", "pytest_asyncio",
+        "--junitxml", str(report), "-q", *argv,
+    ]  # fmt: skip
+    result = subprocess.run(command, env={**os.environ, "PYTHONPATH": env_path}, cwd=PROJECT_ROOT)
+    if not report.exists():
+        return result.returncode or 1
+    counts, others = summarize(report)
+    total = sum(counts.values())
+    print(f"\nazure-eventhub {version(SDK)} live tests against the local endpoint:")
+    print(
+        f"  {counts['passed']} passed, {counts['failed']} failed, {counts['error']} errors, "
+        f"{counts['skipped']} skipped, of {total}"
+    )
+    for outcome, name, reason in sorted(others):
+        print(f"  {outcome:8} {name}: {reason}")
+    return 0 if not counts["failed"] and not counts["error"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
