@@ -12,7 +12,7 @@ import pytest
 
 from infra.local.launcher import free_port
 from infra.storage.lake import Lake
-from tests.conftest import make_settings
+from tests.conftest import assert_no_server_errors, make_settings
 
 pytestmark = [pytest.mark.services]
 SERVICES = ("azurite", "dfs", "eventhubs", "app-events-api", "alerts", "prefect", "worker")
@@ -60,6 +60,7 @@ def test_up_status_down_and_restart_keep_the_data(tmp_path: Path) -> None:
             assert lake.read_bytes("landing", "keep/me.txt") == b"across restarts"
     finally:
         lakehouse(env, "down")
+    assert_no_server_errors(settings.logs_dir / "prefect.log")
 
 
 def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
