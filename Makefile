@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SF ?= 0.01
 
-.PHONY: setup run test lint format bench clean-state help
+.PHONY: setup run test lint format bench clean-state help check-azure
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -27,15 +27,38 @@ node_modules/.installed: package.json package-lock.json
 .cache/spark-jars.txt: $(VENV)/.installed infra/spark.py
 	$(PY) -m infra.spark
 
-setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt ## Create .venv, install npm tools and Spark jars (once)
+# Checkers of infra/azure/ and .github/workflows/: checkov, pycep-parser and zizmor in their own venv (their
+# strict pins clash with Prefect's), actionlint built from source with Go (its PyPI wrapper downloads from
+# GitHub at install time). Pins and why: infra/azure/requirements-checks.txt.
+TOOLS_VENV := .cache/tools-venv
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := .cache/bin/actionlint
+ACTIONLINT_STAMP := .cache/bin/.actionlint-$(ACTIONLINT_VERSION)
+
+$(TOOLS_VENV)/.installed: infra/azure/requirements-checks.txt
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r infra/azure/requirements-checks.txt
+	@touch $@
+
+$(ACTIONLINT_STAMP):
+	GOBIN=$(abspath .cache/bin) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	@touch $@
+
+setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) ## Create .venv, install npm tools, Spark jars and the Azure checkers (once)
 
 run: setup ## Run the whole pipeline on the embedded local stack (SF=$(SF))
 	$(VENV)/bin/lakehouse demo --sf $(SF)
 
-test: setup ## Lint, then run the whole test suite against real local services
+test: setup check-azure ## Lint, then run the whole test suite against real local services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
+
+check-azure: $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) ## Lint the workflows (actionlint, zizmor) and scan infra/azure (checkov)
+	$(ACTIONLINT) -color=false
+	$(TOOLS_VENV)/bin/zizmor --offline --no-progress .github/workflows
+	$(TOOLS_VENV)/bin/checkov -d infra/azure --framework bicep secrets --compact --quiet --skip-download
 
 lint: setup ## ruff check + format check
 	$(VENV)/bin/ruff check .

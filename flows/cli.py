@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from flows.azure_cli import app as azure_app
 from flows.stack import launcher_for, stack_specs
 from infra.launcher import ServiceError
 from infra.settings import get_settings
@@ -25,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(azure_app, name="azure")
 
 
 def _fail(message: str) -> typer.Exit:
