@@ -46,6 +46,7 @@ var blobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: Network default action - Deny when publicNetworkAccess is Disabled; Allow otherwise, because ACI and Container Apps without a VNet have no fixed address to allow.
+  // checkov:skip=CKV_AZURE_59: Public network access - a parameter, Enabled by default (no private endpoint in this template); set Disabled with private endpoints.
   // checkov:skip=CKV_AZURE_206: Replication - the SKU is a parameter (ZRS by default and in prod, LRS in dev).
   name: name
   location: location
