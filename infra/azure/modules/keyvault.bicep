@@ -54,7 +54,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enablePurgeProtection: true
     publicNetworkAccess: publicNetworkAccess
     networkAcls: {
-      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
+      defaultAction: (publicNetworkAccess == 'Enabled') ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
   }
