@@ -157,7 +157,10 @@ def test_prefect_file_keeps_every_deployment_and_moves_it_to_the_aci_pool(tmp_pa
         variables = pool["job_variables"]
         assert variables["image"] == image
         assert variables["identities"] == [runtime]
-        assert variables["image_registry"] == {"registry_url": "crlakehousedevq3x7rk.azurecr.io", "identity": runtime}
+        assert variables["image_registry"] == {
+            "registry_url": "crlakehousedevq3x7rk.azurecr.io",
+            "identity": runtime,
+        }
         assert variables["entrypoint"] == "/app/infra/azure/run_with_secrets.py"
         env = variables["env"]
         assert {k: env[k] for k in SAMPLE_ENV} == SAMPLE_ENV

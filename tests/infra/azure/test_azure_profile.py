@@ -36,7 +36,8 @@ def test_azure_profile_needs_an_account() -> None:
 
 
 @pytest.mark.parametrize(
-    ("key", "variable"), [("storage_key", "LAKEHOUSE_STORAGE_KEY"), ("eventhubs_key", "LAKEHOUSE_EVENTHUBS_KEY")]
+    ("key", "variable"),
+    [("storage_key", "LAKEHOUSE_STORAGE_KEY"), ("eventhubs_key", "LAKEHOUSE_EVENTHUBS_KEY")],
 )
 def test_azure_profile_refuses_keys(key: str, variable: str) -> None:
     with pytest.raises(ValidationError, match=f"takes no key: unset {variable}"):

@@ -46,7 +46,9 @@ def test_main_wires_every_module(bicep: dict[str, dict[str, Any]]) -> None:
     modules = bicep["main.bicep"]["modules"]
     assert {m["detail"]["path"] for m in modules.values()} == {f"modules/{m}" for m in MODULES}
     assert bicep["main.bicep"]["parameters"]["environment"]["decorators"][0]["argument"] == ["dev", "prod"]
-    assert (AZURE_DIR / "parameters" / "dev.json").exists() and (AZURE_DIR / "parameters" / "prod.json").exists()
+    assert (AZURE_DIR / "parameters" / "dev.json").exists() and (
+        AZURE_DIR / "parameters" / "prod.json"
+    ).exists()
 
 
 def test_storage_is_adls_gen2_locked_down(bicep: dict[str, dict[str, Any]]) -> None:
@@ -100,7 +102,11 @@ def test_runtime_identity_gets_the_roles_the_code_needs(bicep: dict[str, dict[st
         name: str(config({"resources": roles}, name)["properties"]["roleDefinitionId"])
         for name in ("runtimeBlob", "runtimeSender", "runtimeReceiver", "runtimeSecrets", "runtimePull")
     }
-    for role in ("Storage Blob Data Contributor", "Azure Event Hubs Data Sender", "Azure Event Hubs Data Receiver"):
+    for role in (
+        "Storage Blob Data Contributor",
+        "Azure Event Hubs Data Sender",
+        "Azure Event Hubs Data Receiver",
+    ):
         assert any(role in definition for definition in runtime.values()), role
     for name in runtime:
         assert config({"resources": roles}, name)["properties"]["principalId"] == "runtimePrincipalId"
@@ -137,7 +143,10 @@ def test_every_service_sends_diagnostics_to_log_analytics(bicep: dict[str, dict[
         found = {n for n, r in resources.items() if r["type"] == "Microsoft.Insights/diagnosticSettings"}
         assert found == names, module
         for name in names:
-            assert config(bicep[f"modules/{module}"], name)["properties"]["workspaceId"] == "logAnalyticsWorkspaceId"
+            assert (
+                config(bicep[f"modules/{module}"], name)["properties"]["workspaceId"]
+                == "logAnalyticsWorkspaceId"
+            )
     environment = config(bicep["modules/compute.bicep"], "environment")["properties"]
     assert environment["appLogsConfiguration"]["destination"] == "log-analytics"
 

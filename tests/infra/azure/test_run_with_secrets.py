@@ -1,4 +1,4 @@
-"""The flow-run entrypoint reads Key Vault secrets into the environment (REST, managed identity), then execs."""
+"""The flow-run entrypoint: Key Vault secrets into the environment (REST, managed identity), then exec."""
 
 from __future__ import annotations
 
@@ -70,7 +70,9 @@ def test_read_secrets_over_rest() -> None:
 
 def test_read_secrets_fails_loudly_when_denied() -> None:
     module = load()
-    transport = httpx.MockTransport(lambda request: httpx.Response(403, json={"error": {"code": "Forbidden"}}))
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(403, json={"error": {"code": "Forbidden"}})
+    )
     with httpx.Client(transport=transport) as client, pytest.raises(httpx.HTTPStatusError):
         module.read_secrets("https://kv.vault.azure.net", {"A": "b"}, FakeCredential(), client)
 
