@@ -32,6 +32,7 @@ node_modules/.installed: package.json package-lock.json
 # GitHub at install time). Pins and why: infra/azure/requirements-checks.txt.
 TOOLS_VENV := .cache/tools-venv
 ACTIONLINT_VERSION := v1.7.12
+GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
 ACTIONLINT := .cache/bin/actionlint
 ACTIONLINT_STAMP := .cache/bin/.actionlint-$(ACTIONLINT_VERSION)
 
@@ -42,7 +43,7 @@ $(TOOLS_VENV)/.installed: infra/azure/requirements-checks.txt
 	@touch $@
 
 $(ACTIONLINT_STAMP):
-	GOBIN=$(abspath .cache/bin) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	GOBIN=$(abspath .cache/bin) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	@touch $@
 
 setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) ## Create .venv, install npm tools, Spark jars and the Azure checkers (once)
