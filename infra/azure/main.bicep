@@ -14,7 +14,7 @@ targetScope = 'resourceGroup'
   'dev'
   'prod'
 ])
-param environment string
+param environmentName string
 
 param location string = resourceGroup().location
 
@@ -133,15 +133,15 @@ param logDailyQuotaGb int = -1
 param readerPrincipalIds array = []
 
 // --- names -----------------------------------------------------------------------------------------------
-var base = '${workload}-${environment}'
+var base = '${workload}-${environmentName}'
 var suffix = take(uniqueString(resourceGroup().id), 6)
 var compact = replace(workload, '-', '')
 var names = {
   log: 'log-${base}'
-  storage: take('st${compact}${environment}${suffix}', 24)
+  storage: take('st${compact}${environmentName}${suffix}', 24)
   eventHubs: 'evhns-${base}-${suffix}'
   keyVault: take('kv-${base}-${suffix}', 24)
-  registry: take('cr${compact}${environment}${suffix}', 50)
+  registry: take('cr${compact}${environmentName}${suffix}', 50)
   runtimeIdentity: 'id-${base}-runtime'
   captureIdentity: 'id-${base}-capture'
   workerIdentity: 'id-${base}-worker'
@@ -152,7 +152,7 @@ var names = {
 }
 var defaultTags = {
   workload: workload
-  environment: environment
+  environment: environmentName
   owner: owner
   costCenter: costCenter
   managedBy: 'bicep'
@@ -237,7 +237,7 @@ module keyVault 'modules/keyvault.bicep' = {
     name: names.keyVault
     location: location
     tags: allTags
-    softDeleteRetentionInDays: environment == 'prod' ? 90 : 7
+    softDeleteRetentionInDays: environmentName == 'prod' ? 90 : 7
     publicNetworkAccess: publicNetworkAccess
     apiTokenSecretName: apiTokenSecretName
     apiToken: apiToken

@@ -75,7 +75,7 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existin
   name: logAnalyticsWorkspaceName
 }
 
-resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
+resource managedEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   name: environmentName
   location: location
   tags: tags
@@ -102,7 +102,7 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = {
     }
   }
   properties: {
-    environmentId: environment.id
+    environmentId: managedEnvironment.id
     configuration: {
       // No ingress: the worker only calls out (Prefect API, Azure Resource Manager).
       activeRevisionsMode: 'Single'
@@ -138,5 +138,5 @@ resource worker 'Microsoft.App/containerApps@2024-03-01' = {
   }
 }
 
-output environmentId string = environment.id
+output environmentId string = managedEnvironment.id
 output workerAppName string = worker.name

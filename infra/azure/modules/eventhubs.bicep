@@ -83,7 +83,6 @@ resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
     minimumTlsVersion: '1.2'
     publicNetworkAccess: publicNetworkAccess
     isAutoInflateEnabled: false
-    zoneRedundant: true
   }
 }
 

@@ -45,7 +45,8 @@ def test_every_bicep_file_parses(bicep: dict[str, dict[str, Any]]) -> None:
 def test_main_wires_every_module(bicep: dict[str, dict[str, Any]]) -> None:
     modules = bicep["main.bicep"]["modules"]
     assert {m["detail"]["path"] for m in modules.values()} == {f"modules/{m}" for m in MODULES}
-    assert bicep["main.bicep"]["parameters"]["environment"]["decorators"][0]["argument"] == ["dev", "prod"]
+    environments = bicep["main.bicep"]["parameters"]["environmentName"]["decorators"][0]["argument"]
+    assert environments == ["dev", "prod"]
     assert (AZURE_DIR / "parameters" / "dev.json").exists() and (
         AZURE_DIR / "parameters" / "prod.json"
     ).exists()
@@ -147,7 +148,7 @@ def test_every_service_sends_diagnostics_to_log_analytics(bicep: dict[str, dict[
                 config(bicep[f"modules/{module}"], name)["properties"]["workspaceId"]
                 == "logAnalyticsWorkspaceId"
             )
-    environment = config(bicep["modules/compute.bicep"], "environment")["properties"]
+    environment = config(bicep["modules/compute.bicep"], "managedEnvironment")["properties"]
     assert environment["appLogsConfiguration"]["destination"] == "log-analytics"
 
 

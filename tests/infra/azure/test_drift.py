@@ -131,7 +131,7 @@ def test_parameter_files_do_not_override_what_the_code_holds(
     bicep: dict[str, dict[str, Any]], environment: str
 ) -> None:
     values = json.loads((AZURE_DIR / "parameters" / f"{environment}.json").read_text())["parameters"]
-    assert values["environment"]["value"] == environment
+    assert values["environmentName"]["value"] == environment
     assert not HELD & set(values)
     assert set(values) <= set(bicep["main.bicep"]["parameters"])
     required = {
