@@ -57,7 +57,7 @@ test: setup check-azure ## Lint, then run the whole test suite against real loca
 	$(VENV)/bin/pytest
 
 check-azure: $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) ## Lint the workflows (actionlint, zizmor) and scan infra/azure (checkov)
-	$(ACTIONLINT) -color=false
+	$(ACTIONLINT) -color=false -shellcheck=$(TOOLS_VENV)/bin/shellcheck
 	$(TOOLS_VENV)/bin/zizmor --offline --no-progress --color never .github/workflows
 	$(TOOLS_VENV)/bin/checkov -d infra/azure --framework bicep secrets --compact --quiet --skip-download
 
