@@ -292,7 +292,9 @@ def prefect_file(
 ) -> None:
     """Write prefect.yaml for the Azure work pool (then: prefect deploy --all --prefect-file <out>)."""
     try:
-        prefect = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text())
+        from flows.deployments import PREFECT_YAML
+
+        prefect = yaml.safe_load(PREFECT_YAML.read_text())
         rendered = azure_prefect_file(prefect, load_outputs(outputs), image)
     except (OSError, ValueError, KeyError) as exc:
         raise _fail(f"{exc}") from exc
