@@ -42,11 +42,17 @@ $(TOOLS_VENV)/.installed: infra/azure/requirements-checks.txt
 	$(TOOLS_VENV)/bin/python -m pip install --quiet -r infra/azure/requirements-checks.txt
 	@touch $@
 
+# prefect-azure's ACI worker, for the test that renders our job variables with it (not in .venv).
+.cache/prefect-azure/.installed: infra/azure/requirements-prefect-azure.txt $(VENV)/.installed
+	rm -rf .cache/prefect-azure
+	$(PY) -m pip install --quiet --no-deps --target .cache/prefect-azure -r infra/azure/requirements-prefect-azure.txt
+	@touch $@
+
 $(ACTIONLINT_STAMP):
 	GOBIN=$(abspath .cache/bin) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	@touch $@
 
-setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) ## Create .venv, install npm tools, Spark jars and the Azure checkers (once)
+setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) .cache/prefect-azure/.installed ## Create .venv, install npm tools, Spark jars and the Azure checkers (once)
 
 run: setup ## Run the whole pipeline on the embedded local stack (SF=$(SF))
 	$(VENV)/bin/lakehouse demo --sf $(SF)
