@@ -204,6 +204,7 @@ module storage 'modules/storage.bicep' = {
     publicNetworkAccess: publicNetworkAccess
     logAnalyticsWorkspaceId: monitoring.outputs.id
     capturePrincipalId: identity.outputs.capturePrincipalId
+    deleteLock: environmentName == 'prod'
   }
 }
 

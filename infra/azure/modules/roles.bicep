@@ -167,12 +167,3 @@ resource readers 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
     }
   }
 ]
-
-output roleNames array = [
-  'Storage Blob Data Contributor'
-  'Azure Event Hubs Data Sender'
-  'Azure Event Hubs Data Receiver'
-  'Key Vault Secrets User'
-  'AcrPull'
-  'Managed Identity Operator'
-]

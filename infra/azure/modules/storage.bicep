@@ -38,6 +38,9 @@ param publicNetworkAccess string
 
 param logAnalyticsWorkspaceId string
 
+@description('A CanNotDelete lock on the account (prod): deleting the lake takes removing the lock first.')
+param deleteLock bool
+
 @description('Principal id of the identity Event Hubs Capture writes with: it gets Storage Blob Data Contributor here, before the hub enables Capture.')
 param capturePrincipalId string
 
@@ -110,6 +113,15 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
     }
   }
 ]
+
+resource lock 'Microsoft.Authorization/locks@2020-05-01' = if (deleteLock) {
+  name: 'lake-cannot-delete'
+  scope: account
+  properties: {
+    level: 'CanNotDelete'
+    notes: 'The lakehouse data: remove this lock on purpose before deleting the account.'
+  }
+}
 
 resource accountDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'to-log-analytics'

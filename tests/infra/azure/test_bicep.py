@@ -65,6 +65,9 @@ def test_storage_is_adls_gen2_locked_down(bicep: dict[str, dict[str, Any]]) -> N
     blob = config(storage, "blobService")["properties"]
     assert blob["deleteRetentionPolicy"] == {"enabled": True, "days": "softDeleteDays"}
     assert blob["containerDeleteRetentionPolicy"] == {"enabled": True, "days": "softDeleteDays"}
+    lock = storage["resources"]["lock"]["config"]
+    assert lock["condition"] == "deleteLock"
+    assert lock["config"]["properties"]["level"] == "CanNotDelete"
     containers = storage["resources"]["containers"]["config"]
     assert containers["loop_type"]["detail"]["array_name"] == "containerNames"
     assert containers["config"]["properties"] == {"publicAccess": "None"}
@@ -153,7 +156,11 @@ def test_every_service_sends_diagnostics_to_log_analytics(bicep: dict[str, dict[
 
 
 def test_tagged_resources_and_names(bicep: dict[str, dict[str, Any]]) -> None:
-    untaggable = {"Microsoft.Authorization/roleAssignments", "Microsoft.Authorization/roleDefinitions"}
+    untaggable = {
+        "Microsoft.Authorization/roleAssignments",
+        "Microsoft.Authorization/roleDefinitions",
+        "Microsoft.Authorization/locks",
+    }
     for path, tree in bicep.items():
         for name, resource in tree.get("resources", {}).items():
             body = config(tree, name)
