@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SF ?= 0.01
 
-.PHONY: setup run test lint format bench clean-state help check-azure
+.PHONY: setup setup-checks run test lint format bench clean-state help check-azure
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -29,7 +29,7 @@ node_modules/.installed: package.json package-lock.json
 
 # Checkers of infra/azure/ and .github/workflows/: checkov, pycep-parser and zizmor in their own venv (their
 # strict pins clash with Prefect's), actionlint built from source with Go (its PyPI wrapper downloads from
-# GitHub at install time). Pins and why: infra/azure/requirements-checks.txt.
+# GitHub at install time). Pins and why: infra/azure/requirements-checks.txt. `make run` does not need them.
 TOOLS_VENV := .cache/tools-venv
 ACTIONLINT_VERSION := v1.7.12
 GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
@@ -52,12 +52,14 @@ $(ACTIONLINT_STAMP):
 	GOBIN=$(abspath .cache/bin) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	@touch $@
 
-setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) .cache/prefect-azure/.installed ## Create .venv, install npm tools, Spark jars and the Azure checkers (once)
+setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt ## Create .venv, install npm tools and Spark jars (once)
+
+setup-checks: setup $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) .cache/prefect-azure/.installed ## Install the Azure checkers (once; `make test` does it)
 
 run: setup ## Run the whole pipeline on the embedded local stack (SF=$(SF))
 	$(VENV)/bin/lakehouse demo --sf $(SF)
 
-test: setup check-azure ## Lint, then run the whole test suite against real local services
+test: setup-checks check-azure ## Lint, then run the whole test suite against real local services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
