@@ -1,7 +1,8 @@
 """Fixtures of the infra/azure checks: the Bicep parsed by pycep and one checkov run, both in the tools venv.
 
-checkov and pycep-parser pin libraries that clash with Prefect's, so `make setup-checks` (part of `make test`) installs them into
-``.cache/tools-venv`` (infra/azure/requirements-checks.txt) and these fixtures call them as subprocesses.
+checkov and pycep-parser pin libraries that clash with Prefect's, so `make setup-checks` (part of
+`make test`) installs them into ``.cache/tools-venv`` (infra/azure/requirements-checks.txt) and these
+fixtures call them as subprocesses.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ print(json.dumps({p: parser.parse(file_path=Path(p)) for p in sys.argv[1:]}, def
 def tool(name: str) -> Path:
     path = TOOLS_BIN / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: `make setup-checks` (part of `make test`) installs the Azure checkers")
+        pytest.fail(f"{path} is missing: `make setup-checks` (part of `make test`) installs the checkers")
     return path
 
 

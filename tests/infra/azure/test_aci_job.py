@@ -50,7 +50,7 @@ print(json.dumps(groups, default=str))
 @pytest.fixture(scope="module")
 def container_groups(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     if not (PREFECT_AZURE / ".installed").exists():
-        pytest.fail(f"{PREFECT_AZURE} is missing: `make setup-checks` (part of `make test`) installs prefect-azure there")
+        pytest.fail(f"{PREFECT_AZURE} is missing: `make setup-checks` (part of `make test`) installs it")
     rendered = azure_prefect_file(yaml.safe_load(PREFECT_YAML.read_text()), load_outputs(OUTPUTS), IMAGE)
     path = tmp_path_factory.mktemp("aci") / "prefect.azure.yaml"
     path.write_text(yaml.safe_dump(rendered))
