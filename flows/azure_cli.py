@@ -21,7 +21,7 @@ import typer
 import yaml
 from rich.console import Console
 
-from infra.settings import PROJECT_ROOT, Settings
+from infra.settings import PROJECT_ROOT, ZONES, Settings
 
 app = typer.Typer(
     help="Deploy to Azure: print the az commands, write the azure profile's .env from deployment outputs.",
@@ -97,9 +97,7 @@ def render_env(env: dict[str, str], source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def deployment_commands(
-    environment: str, resource_group: str, parameters: Path, deployment: str
-) -> dict[str, list[str]]:
+def deployment_commands(resource_group: str, parameters: Path, deployment: str) -> dict[str, list[str]]:
     """The az commands for one environment: what-if (read-only), create, and reading the outputs back."""
     target = [
         "--resource-group",
@@ -137,7 +135,7 @@ def expected_env(parameters: Path) -> dict[str, str]:
     return {
         "LAKEHOUSE_PROFILE": "azure",
         "LAKEHOUSE_STORAGE_ACCOUNT": later,
-        **{f"LAKEHOUSE_{zone.upper()}_CONTAINER": defaults.container(zone) for zone in _zones()},
+        **{f"LAKEHOUSE_{zone.upper()}_CONTAINER": defaults.container(zone) for zone in ZONES},
         "LAKEHOUSE_EVENTHUBS_NAMESPACE": later,
         "LAKEHOUSE_EVENTHUBS_FULLY_QUALIFIED_NAMESPACE": later,
         "LAKEHOUSE_REVIEWS_HUB": defaults.reviews_hub,
@@ -200,12 +198,6 @@ def azure_prefect_file(prefect: dict[str, Any], outputs: dict[str, Any], image: 
     }
 
 
-def _zones() -> tuple[str, ...]:
-    from infra.settings import ZONES
-
-    return ZONES
-
-
 def _relative(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(PROJECT_ROOT))
@@ -237,7 +229,7 @@ def plan(
         raise _fail(f"unknown environment {environment!r}; choose from {', '.join(ENVIRONMENTS)}")
     parameters = AZURE_DIR / "parameters" / f"{environment}.json"
     group = resource_group or f"rg-lakehouse-{environment}"
-    commands = deployment_commands(environment, group, parameters, f"lakehouse-{environment}")
+    commands = deployment_commands(group, parameters, f"lakehouse-{environment}")
     lines = [
         "# 0. the resource group, once",
         f"az group create --name {shlex.quote(group)} --location <region>",
