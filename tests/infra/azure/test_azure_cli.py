@@ -126,6 +126,7 @@ def test_env_file_builds_the_azure_profile(tmp_path: Path, monkeypatch: pytest.M
         ({"LAKEHOUSE_STORAGE_KEY": "abc"}, "looks like a secret"),
         ({"LAKEHOUSE_API_TOKEN": "abc"}, "looks like a secret"),
         ({"AZURE_CLIENT_SECRET": "abc"}, "is not a LAKEHOUSE_"),
+        ({"LAKEHOUSE_STORAGE_ACCOUNTS": "typo"}, "is not a LAKEHOUSE_"),
         ({"LAKEHOUSE_PROFILE": "local"}, "LAKEHOUSE_PROFILE=azure"),
         ({"LAKEHOUSE_STORAGE_ACCOUNT": "devstoreaccount1"}, "LAKEHOUSE_STORAGE_ACCOUNT"),
     ],
