@@ -71,7 +71,8 @@ def lakehouse_env(outputs: dict[str, Any]) -> dict[str, str]:
         raise ValueError("the outputs hold no `lakehouseEnv` object: are they from infra/azure/main.bicep?")
     env = {str(k): str(v) for k, v in env.items()}
     for name in env:
-        if not name.startswith("LAKEHOUSE_") or name[10:].lower() not in Settings.model_fields:
+        field = name.removeprefix("LAKEHOUSE_").lower()
+        if not name.startswith("LAKEHOUSE_") or field not in Settings.model_fields:
             raise ValueError(f"{name} is not a LAKEHOUSE_* setting of infra/settings.py")
         if any(marker in name.removeprefix("LAKEHOUSE_") for marker in SECRET_MARKERS):
             raise ValueError(f"{name} looks like a secret; the azure profile's environment holds names only")
