@@ -178,7 +178,6 @@ def test_tagged_resources_and_names(bicep: dict[str, dict[str, Any]]) -> None:
     }
 
 
-def test_no_admin_user_no_public_pull(bicep: dict[str, dict[str, Any]]) -> None:
+def test_registry_has_no_admin_user(bicep: dict[str, dict[str, Any]]) -> None:
     registry = config(bicep["modules/registry.bicep"], "registry")["properties"]
     assert registry["adminUserEnabled"] is False
-    assert registry["anonymousPullEnabled"] is False
