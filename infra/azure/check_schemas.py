@@ -2,8 +2,9 @@
 
 The Bicep CLI is not installable here, so nothing in `make test` type-checks property names against the
 resource providers. This does the part that matters most for a first `what-if`: for each resource, at its
-pinned API version, every property name must exist in the schema, and every literal value of an enum
-property must be one of its values. Expressions, parameter and variable references are not evaluated.
+pinned API version, every property name must exist in the schema, every nested object must have its
+required properties, and every literal value of an enum property must be one of its values. Expressions,
+parameter and variable references are not evaluated.
 
     .cache/tools-venv/bin/python infra/azure/check_schemas.py <azure-resource-manager-schemas checkout>
 
@@ -114,6 +115,7 @@ def _expression(value: Any) -> bool:
 
 def check(trees: dict[str, Any], schemas: Schemas) -> list[str]:
     problems: list[str] = []
+    top_dots = 0
 
     def walk(doc: Any, node: Any, value: Any, path: str, names: set[str]) -> None:
         if isinstance(value, str):
@@ -129,6 +131,12 @@ def check(trees: dict[str, Any], schemas: Schemas) -> list[str]:
             allowed = _properties(doc, node)
             if allowed is None:
                 return
+            if path.count(".") > top_dots:  # nested objects: their required properties must be there
+                required = {r for a in _alternatives(doc, node) for r in a.get("required", [])}
+                given = {k.lower() for k in value}
+                problems.extend(
+                    f"{path}: {r} is required" for r in sorted(required) if r.lower() not in given
+                )
             for key, item in value.items():
                 if key.lower() not in allowed:
                     problems.append(f"{path}.{key}: not a property of the schema")
@@ -147,6 +155,7 @@ def check(trees: dict[str, Any], schemas: Schemas) -> list[str]:
             body = resource["config"]
             body = body["config"] if "loop_type" in body or "condition" in body else body
             top = {k: v for k, v in body.items() if k not in ("parent", "scope", "dependsOn", "name")}
+            top_dots = f"{file}: {name}".count(".")
             walk(*found, top, f"{file}: {name}", names)
     return problems
 

@@ -26,7 +26,10 @@ SCHEMA = {
                 "parts": {"type": "array", "items": {"$ref": "#/definitions/Part"}},
             }
         },
-        "Part": {"properties": {"label": {"type": "string"}}},
+        "Part": {
+            "properties": {"label": {"type": "string"}, "note": {"type": "string"}},
+            "required": ["label"],
+        },
     },
 }
 
@@ -69,11 +72,13 @@ def test_a_valid_resource_has_no_problem() -> None:
 
 
 def test_unknown_names_values_and_types_are_reported() -> None:
-    bad = {"sise": "Small", "size": "Huge", "parts": [{"lable": "a"}]}
+    bad = {"sise": "Small", "size": "Huge", "parts": [{"lable": "a"}, {"note": "b"}]}
     assert load().check({"x.bicep": tree(bad)}, FakeSchemas()) == [
         "x.bicep: widget.properties.sise: not a property of the schema",
         "x.bicep: widget.properties.size = 'Huge': not one of ['Large', 'Small']",
+        "x.bicep: widget.properties.parts[0]: label is required",
         "x.bicep: widget.properties.parts[0].lable: not a property of the schema",
+        "x.bicep: widget.properties.parts[1]: label is required",
     ]
     assert load().check({"x.bicep": tree({}, "Contoso.Things/gadgets")}, FakeSchemas()) == [
         "x.bicep: widget: no schema for Contoso.Things/gadgets@2024-01-01"
