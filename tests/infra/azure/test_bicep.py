@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.infra.azure.conftest import AZURE_DIR, BICEP_FILES
@@ -181,3 +182,25 @@ def test_tagged_resources_and_names(bicep: dict[str, dict[str, Any]]) -> None:
 def test_registry_has_no_admin_user(bicep: dict[str, dict[str, Any]]) -> None:
     registry = config(bicep["modules/registry.bicep"], "registry")["properties"]
     assert registry["adminUserEnabled"] is False
+
+
+def test_modules_get_exactly_their_parameters(bicep: dict[str, dict[str, Any]]) -> None:
+    """What `bicep build` would refuse: a module given an unknown parameter, or missing a required one."""
+    for symbol, module in bicep["main.bicep"]["modules"].items():
+        declared = bicep[module["detail"]["path"]]["parameters"]
+        body = module["config"]
+        given = set((body["config"] if "condition" in body else body)["params"])
+        required = {name for name, p in declared.items() if p.get("default") is None}
+        assert given <= set(declared), f"{symbol}: unknown {given - set(declared)}"
+        assert required <= given, f"{symbol}: missing {required - given}"
+
+
+def test_outputs_used_by_main_exist(bicep: dict[str, dict[str, Any]]) -> None:
+    """Every `<module>.outputs.<name>` main.bicep reads is an output of that module."""
+    main = bicep["main.bicep"]
+    text = (AZURE_DIR / "main.bicep").read_text()
+    paths = {symbol: m["detail"]["path"] for symbol, m in main["modules"].items()}
+    used = set(re.findall(r"\b(\w+)\.outputs\.(\w+)", text))
+    assert len(used) >= 20
+    for symbol, output in used:
+        assert output in bicep[paths[symbol]]["outputs"], f"{symbol}.outputs.{output}"
