@@ -204,3 +204,11 @@ def test_outputs_used_by_main_exist(bicep: dict[str, dict[str, Any]]) -> None:
     assert len(used) >= 20
     for symbol, output in used:
         assert output in bicep[paths[symbol]]["outputs"], f"{symbol}.outputs.{output}"
+
+
+def test_every_parameter_and_variable_is_used(bicep: dict[str, dict[str, Any]]) -> None:
+    """Bicep's linter flags unused parameters and variables: a dead one is usually a wiring mistake."""
+    for path, tree in bicep.items():
+        text = re.sub(r"//[^\n]*", "", (AZURE_DIR / path).read_text())
+        for name in [*tree.get("parameters", {}), *tree.get("variables", {})]:
+            assert len(re.findall(rf"\b{name}\b", text)) >= 2, f"{path}: {name} is never used"
