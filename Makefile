@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SF ?= 0.01
 
-.PHONY: setup run test lint format bench clean-state help conformance conformance-eventhubs
+.PHONY: setup setup-checks run test lint format bench clean-state help check-azure conformance conformance-eventhubs
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -27,16 +27,48 @@ node_modules/.installed: package.json package-lock.json
 .cache/spark-jars.txt: $(VENV)/.installed infra/spark.py
 	$(PY) -m infra.spark
 
+# Checkers of infra/azure/ and .github/workflows/: checkov, pycep-parser and zizmor in their own venv (their
+# strict pins clash with Prefect's), actionlint built from source with Go (its PyPI wrapper downloads from
+# GitHub at install time). Pins and why: infra/azure/requirements-checks.txt. `make run` does not need them.
+TOOLS_VENV := .cache/tools-venv
+ACTIONLINT_VERSION := v1.7.12
+GO ?= $(or $(shell command -v go),/usr/local/go/bin/go)
+ACTIONLINT := .cache/bin/actionlint
+ACTIONLINT_STAMP := .cache/bin/.actionlint-$(ACTIONLINT_VERSION)
+
+$(TOOLS_VENV)/.installed: infra/azure/requirements-checks.txt
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade "pip>=24"
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r infra/azure/requirements-checks.txt
+	@touch $@
+
+# prefect-azure's ACI worker, for the test that renders our job variables with it (not in .venv).
+.cache/prefect-azure/.installed: infra/azure/requirements-prefect-azure.txt $(VENV)/.installed
+	rm -rf .cache/prefect-azure
+	$(PY) -m pip install --quiet --no-deps --target .cache/prefect-azure -r infra/azure/requirements-prefect-azure.txt
+	@touch $@
+
+$(ACTIONLINT_STAMP):
+	GOBIN=$(abspath .cache/bin) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	@touch $@
+
 setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt ## Create .venv, install npm tools and Spark jars (once)
+
+setup-checks: setup $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) .cache/prefect-azure/.installed ## Install the Azure checkers (once; `make test` does it)
 
 run: setup ## Run the whole pipeline on the embedded local stack (SF=$(SF))
 	$(VENV)/bin/lakehouse demo --sf $(SF)
 
-test: setup ## Lint and type-check, then run the whole test suite against real local services
+test: setup-checks check-azure ## Lint and type-check, then run the whole test suite against real local services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
+
+check-azure: $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) ## Lint the workflows (actionlint, zizmor) and scan infra/azure (checkov)
+	$(ACTIONLINT) -color=false -shellcheck=$(TOOLS_VENV)/bin/shellcheck
+	$(TOOLS_VENV)/bin/zizmor --offline --no-progress --color never .github/workflows
+	$(TOOLS_VENV)/bin/checkov -d infra/azure --framework bicep secrets --compact --quiet --skip-download
 
 lint: setup ## ruff check + format check + mypy
 	$(VENV)/bin/ruff check .

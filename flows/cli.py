@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from flows.azure_cli import app as azure_app
 from flows.powerbi_cli import app as powerbi_app
 from infra.local.launcher import ServiceError
 from infra.local.services import launcher_for, stack_specs
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 console = Console()
 app.add_typer(powerbi_app, name="powerbi")
+app.add_typer(azure_app, name="azure")
 
 
 @app.callback()

@@ -36,6 +36,8 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 # Microsoft's Event Hubs emulator default key (documented in its Config/connection-string samples).
 EVENTHUBS_EMULATOR_KEY = "SAS_KEY_VALUE"
+# The one namespace name of Microsoft's emulator (and of infra/local/Config.json).
+EVENTHUBS_EMULATOR_NAMESPACE = "emulatorNs1"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class Settings(BaseSettings):
     storage_account: str = AZURITE_ACCOUNT
     # Only the local profile uses a key; on Azure leave it unset and DefaultAzureCredential signs in.
     storage_key: SecretStr | None = None
+    # Azure: client id of the user-assigned managed identity the flow runs carry (Spark's ABFS driver asks
+    # the instance metadata endpoint for that identity's token; infra/azure outputs it).
+    managed_identity_client_id: str | None = None
     # "abfs" is the main road (DFS endpoint locally, ADLS Gen2 on Azure); "file" keeps zones in a local
     # folder for fast unit tests of Spark code only.
     storage_backend: Literal["abfs", "file"] = "abfs"
@@ -87,7 +92,7 @@ class Settings(BaseSettings):
     gold_container: str = "gold"
 
     # --- Event Hubs -------------------------------------------------------------------------
-    eventhubs_namespace: str = "emulatorNs1"
+    eventhubs_namespace: str = EVENTHUBS_EMULATOR_NAMESPACE
     # Azure: "<namespace>.servicebus.windows.net"; local: the AMQP endpoint below.
     eventhubs_fully_qualified_namespace: str | None = None
     amqp_port: int = 5672
@@ -161,6 +166,16 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "profile 'azure' reads and writes ADLS Gen2; set LAKEHOUSE_STORAGE_BACKEND=abfs"
                 )
+            keys = [n for n in ("storage_key", "eventhubs_key") if getattr(self, n) is not None]
+            if keys:
+                names = ", ".join(f"LAKEHOUSE_{n.upper()}" for n in keys)
+                raise ValueError(
+                    f"profile 'azure' signs in with DefaultAzureCredential and takes no key: unset {names}"
+                )
+            fqdn = self.eventhubs_fully_qualified_namespace
+            if fqdn and self.eventhubs_namespace == EVENTHUBS_EMULATOR_NAMESPACE:
+                # Capture's {Namespace} path segment is the namespace's name: the first label of its host.
+                self.eventhubs_namespace = fqdn.split(".", 1)[0]
         return self
 
     # --- derived endpoints -------------------------------------------------------------------

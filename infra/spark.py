@@ -96,6 +96,10 @@ def storage_conf(settings: Settings) -> dict[str, str]:
                 "org.apache.hadoop.fs.azurebfs.oauth2.MsiTokenProvider"
             ),
         }
+        if settings.managed_identity_client_id:
+            # A user-assigned identity: name it, or the metadata endpoint may pick another one.
+            client_id = settings.managed_identity_client_id
+            conf[f"spark.hadoop.fs.azure.account.oauth2.client.id.{host}"] = client_id
     return conf
 
 
