@@ -85,7 +85,7 @@ def lakehouse_env(outputs: dict[str, Any]) -> dict[str, str]:
 def settings_of(env: dict[str, str]) -> Settings:
     """Settings built from ``env`` alone (no .env file; explicit values win over the process environment)."""
     values = {k.removeprefix("LAKEHOUSE_").lower(): v for k, v in env.items()}
-    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]  # init-only _env_file; pydantic parses the strings
 
 
 def render_env(env: dict[str, str], source: str) -> str:
@@ -131,7 +131,7 @@ def deployment_commands(resource_group: str, parameters: Path, deployment: str) 
 def expected_env(parameters: Path) -> dict[str, str]:
     """The environment a deployment will give, before it exists: names Azure derives are placeholders."""
     values = {k: v.get("value") for k, v in json.loads(parameters.read_text())["parameters"].items()}
-    defaults = Settings(_env_file=None)
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]  # pydantic-settings' init-only _env_file
     later = "<from the deployment outputs>"
     return {
         "LAKEHOUSE_PROFILE": "azure",

@@ -332,9 +332,9 @@ class Session:
         self.remote_incoming_window = next_incoming + (fields[1] or 0) - self.next_outgoing_id
         handle = fields[4]
         if handle is None:
-            for link in self.links.values():
-                if link.outgoing:
-                    link.wake()
+            for each in self.links.values():
+                if each.outgoing:
+                    each.wake()
             return
         link = self.links.get(handle)
         if link is None:

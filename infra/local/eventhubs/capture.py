@@ -577,7 +577,7 @@ def read_capture_files(files: Iterator[tuple[str, bytes]]) -> list[dict[str, Any
     """Records of Capture files given as (path, bytes), in path order."""
     records: list[dict[str, Any]] = []
     for _path, data in sorted(files):
-        records.extend(fastavro.reader(io.BytesIO(data)))
+        records.extend(r for r in fastavro.reader(io.BytesIO(data)) if isinstance(r, dict))
     return records
 
 
@@ -653,13 +653,14 @@ def main(argv: list[str] | None = None) -> None:
                 consumer_group=args.consumer_group,
                 eventhub_name=args.eventhub,
             )
-        from azure.identity import DefaultAzureCredential
+        from infra.identity import azure_credential
 
+        # Keywords: the third positional parameter is the consumer group, not the credential.
         return EventHubConsumerClient(
-            args.fully_qualified_namespace,
-            args.eventhub,
-            DefaultAzureCredential(),
+            fully_qualified_namespace=args.fully_qualified_namespace,
+            eventhub_name=args.eventhub,
             consumer_group=args.consumer_group,
+            credential=azure_credential(),
         )
 
     run_consumer(

@@ -20,6 +20,7 @@ import os
 import struct
 import zlib
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -239,7 +240,7 @@ class PartitionLog:
             budget -= pos
         return events, position
 
-    def _scan_from_index(self, i: int, keep: callable) -> int:  # type: ignore[valid-type]
+    def _scan_from_index(self, i: int, keep: Callable[[StoredEvent], bool]) -> int:
         """From index entry ``i``, the offset of the first record for which ``keep(event)`` holds."""
         position = self._idx_pos[i] if i >= 0 else self.first_offset
         while True:
