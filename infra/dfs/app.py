@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -28,13 +29,14 @@ from infra.dfs.auth import SAS_PARAMETERS, Authenticator, Grant, SignedRequest
 from infra.dfs.blobstore import (
     ACL_KEYS,
     API_VERSION,
+    FOLDER_KEY,
     BlobStore,
     http_date,
     is_folder,
     metadata_from,
     raise_for,
 )
-from infra.dfs.errors import StorageError, error_body
+from infra.dfs.errors import StorageError, error_response
 from infra.dfs.listing import list_filesystems, list_paths
 from infra.dfs.namespace import (
     Namespace,
@@ -72,6 +74,9 @@ HOP_HEADERS = frozenset(
     ]
 )
 _HIDDEN_META = tuple(f"x-ms-meta-{k}" for k in ACL_KEYS)
+# Query parameters only the DFS API has on a path (GET/HEAD/DELETE), and the clients that speak DFS.
+_DFS_PARAMETERS = ("action", "upn", "recursive", "continuation", "paginated", "resource")
+_DFS_AGENTS = re.compile(r"storage-dfs|storagedatalake|storage-files-datalake|Azure Blob FS", re.IGNORECASE)
 # (account SAS resource type, account SAS permissions, service SAS permissions or None if never allowed)
 Need = tuple[str, str, str | None]
 
@@ -154,7 +159,7 @@ class DfsApp:
             request = Request.from_scope(scope, receive)
             version = request.headers.get("x-ms-version", API_VERSION)
             target = parse_target(request.raw_path, self.account)
-            api = self._api_of(request, target)
+            api, forward = self._api_of(request, target)
             signed = SignedRequest(
                 method=request.sent_method,
                 raw_path=request.raw_path,
@@ -165,7 +170,7 @@ class DfsApp:
             )
             scope_path = target.path or request.params.get("directory", "").strip("/")
             grant = self.auth.authenticate(signed, target.filesystem, scope_path)
-            if api == "blob":
+            if forward:
                 await self._forward(request, target, grant, tracked_send)
                 return
             reply = await self._dfs(request, target, grant, tracked_send)
@@ -185,11 +190,7 @@ class DfsApp:
             if has_started():
                 log.warning("error after the response started: %s", error)
                 return
-            body, content_type = error_body(error, api)
-            headers = _common(version) | {"x-ms-error-code": error.code, "content-type": content_type}
-            if scope.get("method") == "HEAD":
-                body = b""
-            await respond(tracked_send, error.status, headers, body)
+            await self._respond_error(tracked_send, error, api, scope, version)
         except Exception as exc:
             if isinstance(exc, httpx.TransportError | OSError):
                 log.warning("Azurite unreachable: %s", exc)
@@ -198,28 +199,46 @@ class DfsApp:
                 log.exception("unexpected error on %s %s", scope["method"], scope["path"])
                 error = StorageError("InternalError")
             if not has_started():
-                body, content_type = error_body(error, api)
-                headers = _common(version) | {"x-ms-error-code": error.code, "content-type": content_type}
-                await respond(tracked_send, error.status, headers, b"" if scope["method"] == "HEAD" else body)
+                await self._respond_error(tracked_send, error, api, scope, version)
 
     @staticmethod
-    def _api_of(request: Request, target: Target) -> str:
-        """'dfs' for DFS operations (including path reads and status), 'blob' for requests to forward."""
-        params, method = request.params, request.method
+    async def _respond_error(send: Send, error: StorageError, api: str, scope: Scope, version: str) -> None:
+        _, headers, body = error_response(error, api, scope.get("method", ""))
+        await respond(send, error.status, _common(version) | headers, body)
+
+    @staticmethod
+    def _api_of(request: Request, target: Target) -> tuple[str, bool]:
+        """(API, forward): which API the request belongs to and whether it goes to Azurite as it is.
+
+        Azure tells the two APIs apart by host name (``.dfs.`` or ``.blob.``); on one local port the request
+        itself has to say. DFS-only query parameters or headers make it DFS, Blob-only ones Blob. A bare
+        read, status lookup or delete of a path is the same request in both APIs: its User-Agent decides
+        (the DataLake SDKs and Hadoop's ABFS driver name themselves), Blob otherwise. Reads and status
+        lookups of a path are answered here in either case (implicit directories, DFS headers); only the
+        error names differ.
+        """
+        params, method, headers = request.params, request.method, request.headers
         if target.is_account:
-            return "dfs" if params.get("resource") == "account" else "blob"
+            return ("dfs", False) if params.get("resource") == "account" else ("blob", True)
         if target.is_filesystem:
             if params.get("resource") == "filesystem" or "action" in params:
-                return "dfs"
-            return "blob"
+                return "dfs", False
+            return "blob", True
         if "comp" in params or "snapshot" in params or "versionid" in params:
-            return "blob"
+            return "blob", True
         if method == "PUT":
-            dfs = "resource" in params or "x-ms-rename-source" in request.headers
-            return "dfs" if dfs else "blob"
-        if method == "DELETE":
-            return "blob" if "x-ms-delete-snapshots" in request.headers else "dfs"
-        return "dfs" if method in ("PATCH", "GET", "HEAD") else "blob"
+            dfs = "resource" in params or "x-ms-rename-source" in headers
+            return ("dfs", False) if dfs else ("blob", True)
+        if method == "PATCH":
+            return "dfs", False
+        if method not in ("GET", "HEAD", "DELETE"):
+            return "blob", True
+        if "x-ms-delete-snapshots" in headers:
+            return "blob", True
+        if any(name in params for name in _DFS_PARAMETERS):
+            return "dfs", False
+        api = "dfs" if _DFS_AGENTS.search(headers.get("user-agent", "")) else "blob"
+        return api, method == "DELETE" and api == "blob"
 
     async def _dfs(self, request: Request, target: Target, grant: Grant, send: Send) -> Reply | None:
         params, method = request.params, request.method
@@ -327,7 +346,7 @@ class DfsApp:
 
     # --- rename ---------------------------------------------------------------------------------------
     async def _rename(self, request: Request, filesystem: str, path: str, grant: Grant) -> Reply:
-        source_fs, source_path, sas = parse_rename_source(request.headers["x-ms-rename-source"])
+        source_fs, source_path, sas = parse_rename_source(request.headers["x-ms-rename-source"], self.account)
         grant.require("o", "w", "cw")
         source_params = dict(parse_qsl(sas))
         if "sig" in source_params:
@@ -367,6 +386,10 @@ class DfsApp:
             "x-ms-group": acl["group"],
             "x-ms-permissions": acl["permissions"],
         }
+        if path:
+            # What Get Blob Properties shows of a directory on Azure: an empty block blob flagged as folder
+            # (Blob clients such as adlfs tell directories from empty files by this flag).
+            headers |= {"x-ms-blob-type": "BlockBlob", f"x-ms-meta-{FOLDER_KEY}": "true"}
         if action == "getAccessControl":
             headers["x-ms-acl"] = acl["acl"]
         return Reply(200, headers)

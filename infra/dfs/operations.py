@@ -317,9 +317,11 @@ class PathOperations:
                 await self._delete_quietly(filesystem, path)
         return Reply(200, {"content-length": "0"})
 
-    async def _delete_quietly(self, filesystem: str, path: str) -> None:
+    async def _delete_quietly(
+        self, filesystem: str, path: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         try:
-            await self.store.delete(filesystem, path)
+            await self.store.delete(filesystem, path, headers)
         except StorageError as error:
             if error.status != 404:
                 raise
@@ -349,14 +351,24 @@ class PathOperations:
                 return written({"etag": src.etag, "last-modified": src.last_modified})
             if dst is not None and (dst.is_directory or src.is_directory):
                 raise StorageError("PathAlreadyExists")
+            # A source under lease (pyarrow leases what it moves) is removed with the lease id sent for it.
+            source_lease = _lease({"x-ms-lease-id": request.headers.get("x-ms-source-lease-id", "")})
             if src.is_directory:
-                await self._move_directory(src, source_fs, filesystem, path)
-                return Reply(201, {"content-length": "0"})
-            response = await self._move_file(src, source_fs, filesystem, path, dst)
+                await self._move_directory(src, source_fs, filesystem, path, source_lease)
+                # Azure's answer names the moved directory's ETag (the C++ SDK reads it unconditionally).
+                moved = await self.ns.stat(filesystem, path)
+                return written({"etag": moved.etag, "last-modified": moved.last_modified} if moved else {})
+            response = await self._move_file(src, source_fs, filesystem, path, dst, source_lease)
             return written(response.headers)
 
     async def _move_file(
-        self, src: PathInfo, source_fs: str, filesystem: str, path: str, dst: PathInfo | None
+        self,
+        src: PathInfo,
+        source_fs: str,
+        filesystem: str,
+        path: str,
+        dst: PathInfo | None,
+        source_lease: Mapping[str, str],
     ) -> httpx.Response:
         guard = {"if-match": dst.etag} if dst is not None else {"if-none-match": "*"}
         try:
@@ -367,10 +379,12 @@ class PathOperations:
             if dst is None and error.code in ("PathAlreadyExists", "ConditionNotMet"):
                 raise StorageError("PathAlreadyExists") from error
             raise
-        await self._delete_quietly(source_fs, src.path)
+        await self._delete_quietly(source_fs, src.path, source_lease)
         return response
 
-    async def _move_directory(self, src: PathInfo, source_fs: str, filesystem: str, path: str) -> None:
+    async def _move_directory(
+        self, src: PathInfo, source_fs: str, filesystem: str, path: str, source_lease: Mapping[str, str]
+    ) -> None:
         if src.has_marker:
             await self.store.copy(source_fs, src.path, filesystem, path, {"if-none-match": "*"})
         else:
@@ -391,4 +405,4 @@ class PathOperations:
         self.ns.forget_tree(source_fs, src.path)
         await gather_limited(self._delete_quietly(source_fs, name) for name in moved)
         if src.has_marker:
-            await self._delete_quietly(source_fs, src.path)
+            await self._delete_quietly(source_fs, src.path, source_lease)
