@@ -447,6 +447,11 @@ class DfsApp:
         if not anonymous_read:
             grant.require(*need)
         headers = {k: v for k, v in request.headers.items() if k not in HOP_HEADERS}
+        creates_blob = request.params.get("comp", "blocklist") == "blocklist"
+        if method == "PUT" and level == "o" and creates_blob and "/" in target.path:
+            # On a hierarchical namespace a blob written through the Blob API gets real parent directories
+            # (Blob clients such as adlfs copy and delete them like any blob).
+            await self.namespace.ensure_parents(target.filesystem or "", target.path)
         if method == "PUT" and request.params.get("comp") == "metadata" and not target.is_account:
             headers |= await self._kept_metadata(target)
         query = [(k, v) for k, v in request.query if k.lower() not in SAS_PARAMETERS]
