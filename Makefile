@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SF ?= 0.01
 
-.PHONY: setup run test lint format bench clean-state help
+.PHONY: setup run test lint format bench conformance clean-state help
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -47,6 +47,9 @@ format: setup ## Format the code with ruff
 
 bench: setup ## Print the benchmark figures (takes several minutes)
 	$(PY) -m bench
+
+conformance: setup ## Run azure-storage-file-datalake's own tests (its sdist) live against the DFS endpoint
+	$(PY) -m tests.conformance.run
 
 clean-state: ## Stop the local stack and delete its data (.state/)
 	-$(VENV)/bin/lakehouse down
