@@ -25,7 +25,11 @@ API_VERSION = "2021-12-02"
 FOLDER_KEY = "hdi_isfolder"
 # Metadata the DFS layer keeps for itself (ACLs); hidden from Blob responses and from x-ms-properties.
 ACL_KEYS = ("dfs_owner", "dfs_group", "dfs_permissions", "dfs_acl")
-RESERVED_KEYS = frozenset((FOLDER_KEY, *ACL_KEYS))
+# A file's expiry (epoch milliseconds) and encryption context, which Azure keeps as system properties.
+EXPIRY_KEY = "dfs_expiry_ms"
+ENCRYPTION_CONTEXT_KEY = "dfs_encryption_context"
+PRIVATE_KEYS = (*ACL_KEYS, EXPIRY_KEY, ENCRYPTION_CONTEXT_KEY)
+RESERVED_KEYS = frozenset((FOLDER_KEY, *PRIVATE_KEYS))
 _META_PREFIX = "x-ms-meta-"
 _BLOCK_PREFIX = b"dfs-"
 # Azurite's error codes that have their own name in the DFS API.
@@ -305,6 +309,15 @@ class BlobStore:
             and response.headers.get("x-ms-error-code") == "CannotVerifyCopySource"
         ):
             raise StorageError("SourcePathNotFound")
+        raise_for(response)
+        return response
+
+    async def lease(
+        self, filesystem: str, path: str, action: str, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        """Lease Blob: ``action`` is acquire, renew, release, break or change."""
+        sent = {"x-ms-lease-action": action, **headers}
+        response = await self.call("PUT", filesystem, path, [("comp", "lease")], sent)
         raise_for(response)
         return response
 
