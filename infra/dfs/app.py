@@ -17,9 +17,10 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+from xml.etree import ElementTree
 
 import httpcore
 import httpx
@@ -45,7 +46,14 @@ from infra.dfs.namespace import (
     parse_properties,
     reserved_metadata,
 )
-from infra.dfs.operations import PathOperations, Reply, system_properties, written
+from infra.dfs.operations import (
+    CONDITIONS,
+    PathOperations,
+    Reply,
+    check_conditions,
+    system_properties,
+    written,
+)
 from infra.dfs.paths import Target, parse_rename_source, parse_target
 from infra.settings import Settings
 
@@ -461,11 +469,18 @@ class DfsApp:
             await self.namespace.ensure_parents(target.filesystem or "", target.path)
         if method == "PUT" and request.params.get("comp") == "metadata" and not target.is_account:
             headers |= await self._kept_metadata(target)
+        tag_conditions = any(f"x-ms-blob-{h}" in headers for h in CONDITIONS)
+        if request.params.get("comp") == "tags" and level == "o" and tag_conditions:
+            # Azurite ignores the x-ms-blob-if-* conditions of Get/Set Blob Tags; Azure evaluates them.
+            info = await self.namespace.stat(target.filesystem or "", target.path)
+            check_conditions(info, headers, prefix="x-ms-blob-")
         query = [(k, v) for k, v in request.query if k.lower() not in SAS_PARAMETERS]
         length = request.content_length
-        body = (
+        body: AsyncIterator[bytes] | bytes | None = (
             request.body() if (length or "chunked" in request.headers.get("transfer-encoding", "")) else None
         )
+        if level == "s" and method == "PUT" and request.params.get("comp") == "properties":
+            body = check_service_properties(await request.read(limit=64 * 1024))
         if length:
             headers["content-length"] = str(length)
         url_path = self.store.url_path(target.filesystem, target.path)
@@ -536,3 +551,20 @@ def _json(body: bytes, continuation: str) -> Reply:
     if continuation:
         headers["x-ms-continuation"] = continuation
     return Reply(200, headers, body)
+
+
+def check_service_properties(body: bytes) -> bytes:
+    """Refuse what Azure refuses in Set Service Properties before Azurite (which accepts it) stores it.
+
+    Every retention policy (delete retention, logging, metrics) keeps 1 to 365 days.
+    """
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError as exc:
+        raise StorageError("InvalidXmlDocument", "The service properties are not well-formed XML.") from exc
+    for policy in (*root.iter("RetentionPolicy"), *root.iter("DeleteRetentionPolicy")):
+        enabled = (policy.findtext("Enabled") or "").strip().lower() == "true"
+        days = (policy.findtext("Days") or "").strip()
+        if enabled and (not days.isdigit() or not 1 <= int(days) <= 365):
+            raise StorageError("InvalidXmlNodeValue", "A retention policy keeps 1 to 365 days.")
+    return body

@@ -89,6 +89,8 @@ CATALOG: dict[str, tuple[int, str]] = {
     "InvalidResourceName": (400, "The specified resource name contains invalid characters."),
     "InvalidSourceUri": (400, "The source URI is invalid."),
     "InvalidUri": (400, "The request URI is invalid."),
+    "InvalidXmlDocument": (400, "XML specified is not syntactically valid."),
+    "InvalidXmlNodeValue": (400, "The value for one of the XML nodes is not in the correct format."),
     "MissingRequiredHeader": (400, "An HTTP header that's mandatory for this request is not specified."),
     "NoAuthenticationInformation": (
         401,

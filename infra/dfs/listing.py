@@ -84,8 +84,8 @@ async def list_paths(
 ) -> tuple[bytes, str]:
     """One page of the listing as the JSON body, and the continuation token ('' when done).
 
-    ``start_from`` (``beginFrom``, relative to ``directory``) skips the paths that sort before it; a page may then be empty
-    and still carry a continuation token, as Azure's pages may.
+    ``start_from`` (``beginFrom``, relative to ``directory``) skips the paths that sort before it; a page
+    may then be empty and still carry a continuation token, as Azure's pages may.
     """
     store: BlobStore = namespace.store
     directory = directory.strip("/")

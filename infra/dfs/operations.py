@@ -55,6 +55,7 @@ STORED_CONTENT_HEADERS = {
     "content-disposition": "x-ms-blob-content-disposition",
 }
 ACL_HEADERS = ("x-ms-owner", "x-ms-group", "x-ms-permissions", "x-ms-acl")
+CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 MAX_ENCRYPTION_CONTEXT = 1024
 
 

@@ -63,9 +63,14 @@ class EnvironmentVariableLoader:
         self.secrets = set(options.hide_secrets if options else [])
 
     def __call__(self, test: Callable[..., Any]) -> Callable[..., Any]:
+        parameters = inspect.signature(test).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
         def values() -> dict[str, Any]:
             found: dict[str, Any] = {}
             for name, default in self.defaults.items():
+                if not takes_any and name not in parameters:
+                    continue  # like the real preparer, only what the test accepts
                 value = os.environ.get(name.upper(), default)
                 found[name] = Secret(value) if name in self.secrets else value
             return found

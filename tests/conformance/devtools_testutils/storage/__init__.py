@@ -36,12 +36,11 @@ class StorageRecordedTestCase:
 
     # -- the account ----------------------------------------------------------------------------
     def account_url(self, account: str, endpoint_type: str) -> str:
-        """The one local endpoint answers both ``dfs`` and ``blob`` URLs."""
-        return (
-            os.environ["CONFORMANCE_DFS_URL"]
-            if account == os.environ.get("DATALAKE_STORAGE_ACCOUNT_NAME")
-            else f"http://{account}.{endpoint_type}.invalid"
-        )
+        """The local endpoint (it answers ``dfs`` and ``blob`` URLs alike); Azure's form for other accounts
+        (tests that only build clients)."""
+        if account == os.environ.get("DATALAKE_STORAGE_ACCOUNT_NAME"):
+            return os.environ["CONFORMANCE_DFS_URL"]
+        return f"https://{account}.{endpoint_type}.core.windows.net"
 
     def get_credential(self, client_class: type, is_async: bool = False) -> Any:
         pytest.skip("Entra ID (token) credentials are out of scope for the local endpoint")
