@@ -82,6 +82,7 @@ HOP_HEADERS = frozenset(
     ]
 )
 _HIDDEN_META = tuple(f"x-ms-meta-{k}" for k in PRIVATE_KEYS)
+HTTP_VERBS = frozenset(["GET", "HEAD", "PUT", "PATCH", "DELETE", "POST", "OPTIONS"])
 # Query parameters only the DFS API has on a path (GET/HEAD/DELETE), and the clients that speak DFS.
 _DFS_PARAMETERS = ("action", "upn", "recursive", "continuation", "paginated", "resource")
 _DFS_AGENTS = re.compile(r"storage-dfs|storagedatalake|storage-files-datalake|Azure Blob FS", re.IGNORECASE)
@@ -164,6 +165,8 @@ class DfsApp:
             if scope["path"] == "/_health":
                 await self._health(tracked_send)
                 return
+            if scope["method"].upper() not in HTTP_VERBS:
+                raise StorageError("UnsupportedHttpVerb")
             request = Request.from_scope(scope, receive)
             version = request.headers.get("x-ms-version", API_VERSION)
             target = parse_target(request.raw_path, self.account)
@@ -185,16 +188,6 @@ class DfsApp:
             if reply is not None:
                 await respond(tracked_send, reply.status, _common(version) | reply.headers, reply.body)
         except StorageError as error:
-            level = logging.DEBUG if error.status in (404, 409, 412) else logging.INFO
-            log.log(
-                level,
-                "%s %s?%s -> %s %s",
-                scope["method"],
-                scope["path"],
-                scope.get("query_string", b"").decode(),
-                error.status,
-                error.code,
-            )
             if has_started():
                 log.warning("error after the response started: %s", error)
                 return
@@ -211,7 +204,11 @@ class DfsApp:
 
     @staticmethod
     async def _respond_error(send: Send, error: StorageError, api: str, scope: Scope, version: str) -> None:
-        _, headers, body = error_response(error, api, scope.get("method", ""))
+        code, headers, body = error_response(error, api, scope.get("method", ""))
+        # Refusals of bad input are worth a line; not-found and conflicts are the normal answers of probes.
+        level = logging.DEBUG if error.status in (404, 409, 412) else logging.INFO
+        query = scope.get("query_string", b"").decode("latin-1")
+        log.log(level, "%s %s?%s -> %s %s", scope.get("method"), scope.get("path"), query, error.status, code)
         await respond(send, error.status, _common(version) | headers, body)
 
     @staticmethod

@@ -206,15 +206,14 @@ class PathOperations:
             if not is_directory:
                 raise StorageError("PathConflict", "The filesystem root is a directory.")
             return written({"etag": root.etag, "last-modified": root.last_modified})
+        system = {} if is_directory else _system_properties(request.headers)
         async with self.ns.locked((filesystem, path)):
             await self.ns.ensure_parents(filesystem, path)
             existing = await self.ns.stat(filesystem, path)
             check_conditions(existing, request.headers, exists="PathAlreadyExists")
             if existing is not None and existing.is_directory != is_directory:
                 raise StorageError("PathConflict", f"The path exists as a {existing.resource_type}.")
-            metadata = {**properties, **acl}
-            if not is_directory:
-                metadata |= _system_properties(request.headers)
+            metadata = {**properties, **acl, **system}
             if is_directory:
                 if existing is not None and existing.has_marker:
                     if not metadata:
@@ -259,6 +258,8 @@ class PathOperations:
         lease = _lease(request.headers)
         if not action:
             return lease, False
+        if action not in ("acquire", "acquire-release", "auto-renew", "release"):
+            raise StorageError("InvalidHeaderValue", f"Unknown x-ms-lease-action {action!r}.")
         if action in ("acquire", "acquire-release"):
             proposed = request.headers.get("x-ms-proposed-lease-id") or str(uuid.uuid4())
             duration = request.headers.get("x-ms-lease-duration", "-1")
@@ -270,9 +271,7 @@ class PathOperations:
         if action == "auto-renew":
             await self.store.lease(filesystem, path, "renew", lease)
             return lease, False
-        if action == "release":
-            return lease, True
-        raise StorageError("InvalidHeaderValue", f"Unknown x-ms-lease-action {action!r}.")
+        return lease, True  # release
 
     # --- append and flush -----------------------------------------------------------------------
     async def append(self, request: Request, filesystem: str, path: str) -> Reply:
