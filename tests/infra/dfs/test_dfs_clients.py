@@ -181,3 +181,35 @@ def test_python_blob_sdk_on_the_dfs_port(lake_stack: Settings, filesystem: FileS
             container.delete_blob("d/e/f.txt")
         assert missing_delete.value.error_code == "BlobNotFound"
         assert sorted(b.name for b in container.list_blobs()) == ["d", "d/e", "implicit", "implicit/x.bin"]
+
+
+def test_delta_rs_on_the_dfs_port(lake_stack: Settings, filesystem: FileSystemClient):
+    """delta-rs (Rust object_store, Blob API): commits by conditional copy, compaction, vacuum."""
+    from deltalake import DeltaTable, write_deltalake
+
+    options = {
+        "account_name": lake_stack.storage_account,
+        "account_key": _key(lake_stack),
+        "azure_storage_endpoint": lake_stack.dfs_url,
+        "allow_http": "true",
+    }
+    url = f"abfs://{filesystem.file_system_name}@{lake_stack.storage_account}.dfs.core.windows.net/orders"
+    write_deltalake(url, pa.table({"order_id": [1, 2]}), storage_options=options)
+    write_deltalake(url, pa.table({"order_id": [3]}), mode="append", storage_options=options)
+    table = DeltaTable(url, storage_options=options)
+    table.optimize.compact()
+    table.vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+
+    reread = DeltaTable(url, storage_options=options)
+    assert reread.to_pyarrow_table().sort_by("order_id").to_pydict() == {"order_id": [1, 2, 3]}
+    assert [h["operation"] for h in reversed(reread.history())] == [
+        "WRITE",
+        "WRITE",
+        "OPTIMIZE",
+        "VACUUM START",
+        "VACUUM END",
+    ]
+    # Vacuum left only the compacted file, and the listing through the DFS API agrees with delta-rs.
+    [live_file] = reread.file_uris()
+    listed = [p.name for p in filesystem.get_paths("orders", recursive=False) if not p.is_directory]
+    assert listed == ["orders/" + live_file.rsplit("/", 1)[1]]
