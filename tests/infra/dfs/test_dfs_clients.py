@@ -1,6 +1,7 @@
 """Clients other than the Python DataLake SDK against the DFS endpoint (issue 12): pyarrow's AzureFileSystem
-(the Azure C++ SDK, in its own process), adlfs (fsspec, Blob API on the DFS port), the Python Blob SDK and
-the JavaScript DataLake SDK (Node). Each runs one realistic sequence; the answers are compared exactly."""
+(the Azure C++ SDK, in its own process), adlfs (fsspec, Blob API on the DFS port), the Python Blob SDK,
+delta-rs and the JavaScript DataLake SDK (Node). Each runs one realistic sequence; answers are compared
+exactly."""
 
 from __future__ import annotations
 
