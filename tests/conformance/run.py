@@ -135,6 +135,10 @@ def summary(report: dict[str, dict[str, str]]) -> None:
         + ", ".join(f"{r}: {n}" for r, n in reasons.items())
         + ")"
     )
+    for reason in reasons:
+        print(f"  {reason}:")
+        for nodeid in sorted(n for n, r in excluded.items() if r == reason):
+            print("    " + nodeid)
     failed = sorted(n for n, o in outcomes.items() if o == "failed")
     if failed:
         print("\nfailed:")
