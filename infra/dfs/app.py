@@ -466,6 +466,12 @@ class DfsApp:
             await self.namespace.ensure_parents(target.filesystem or "", target.path)
         if method == "PUT" and request.params.get("comp") == "metadata" and not target.is_account:
             headers |= await self._kept_metadata(target)
+        if method == "DELETE" and level == "o" and not {"snapshot", "versionid"} & request.params.keys():
+            # As on a hierarchical namespace, the Blob API deletes only an empty directory.
+            filesystem = target.filesystem or ""
+            blob = await self.store.properties(filesystem, target.path)
+            if blob is not None and blob.is_directory and await self.store.any_below(filesystem, target.path):
+                raise StorageError("DirectoryIsNotEmpty")
         tag_conditions = any(f"x-ms-blob-{h}" in headers for h in CONDITIONS)
         if request.params.get("comp") == "tags" and level == "o" and tag_conditions:
             # Azurite ignores the x-ms-blob-if-* conditions of Get/Set Blob Tags; Azure evaluates them.

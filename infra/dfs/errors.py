@@ -51,6 +51,7 @@ CATALOG: dict[str, tuple[int, str]] = {
         409,
         "The recursive query parameter value must be true to delete a non-empty directory.",
     ),
+    "DirectoryIsNotEmpty": (409, "This operation is not permitted on a non-empty directory."),
     "FilesystemAlreadyExists": (409, "The specified filesystem already exists."),
     "FilesystemNotFound": (404, "The specified filesystem does not exist."),
     "InternalError": (500, "The server encountered an internal error. Please retry the request."),

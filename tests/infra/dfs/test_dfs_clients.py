@@ -15,7 +15,7 @@ import adlfs
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.filedatalake import FileSystemClient
 from dfs_testkit import send, signed_request
@@ -177,6 +177,9 @@ def test_python_blob_sdk_on_the_dfs_port(lake_stack: Settings, filesystem: FileS
             container.download_blob("d/nope").readall()
         assert missing_read.value.error_code == "BlobNotFound"
 
+        with pytest.raises(HttpResponseError) as not_empty:
+            container.delete_blob("d")
+        assert (not_empty.value.status_code, not_empty.value.error_code) == (409, "DirectoryIsNotEmpty")
         container.delete_blob("d/e/f.txt")  # the SDK raises unless Azure's 202 comes back
         with pytest.raises(ResourceNotFoundError) as missing_delete:
             container.delete_blob("d/e/f.txt")
