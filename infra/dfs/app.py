@@ -85,7 +85,8 @@ _HIDDEN_META = tuple(f"x-ms-meta-{k}" for k in PRIVATE_KEYS)
 HTTP_VERBS = frozenset(["GET", "HEAD", "PUT", "PATCH", "DELETE", "POST", "OPTIONS"])
 # Query parameters only the DFS API has on a path (GET/HEAD/DELETE), and the clients that speak DFS.
 _DFS_PARAMETERS = ("action", "upn", "recursive", "continuation", "paginated", "resource")
-_DFS_AGENTS = re.compile(r"storage-dfs|storagedatalake|storage-files-datalake|Azure Blob FS", re.IGNORECASE)
+# Python: azsdk-python-storage-dfs; JS, Java, .NET, C++, Go name "datalake"; Hadoop: Azure Blob FS.
+_DFS_AGENTS = re.compile(r"storage-dfs|datalake|Azure Blob FS", re.IGNORECASE)
 # (account SAS resource type, account SAS permissions, service SAS permissions or None if never allowed)
 Need = tuple[str, str, str | None]
 
