@@ -82,6 +82,8 @@ HOP_HEADERS = frozenset(
     ]
 )
 _HIDDEN_META = tuple(f"x-ms-meta-{k}" for k in PRIVATE_KEYS)
+LOGS_CONTAINER = "$logs"
+_SYSTEM_CONTAINER = re.compile(rb"<Container><Name>\$logs</Name>.*?</Container>", re.DOTALL)
 HTTP_VERBS = frozenset(["GET", "HEAD", "PUT", "PATCH", "DELETE", "POST", "OPTIONS"])
 # Query parameters only the DFS API has on a path (GET/HEAD/DELETE), and the clients that speak DFS.
 _DFS_PARAMETERS = ("action", "upn", "recursive", "continuation", "paginated", "resource")
@@ -102,6 +104,7 @@ class DfsApp:
         self.auth = Authenticator(self.account, settings.storage_key.get_secret_value())
         self.delete_batch = delete_batch
         self.client: httpx.AsyncClient | None = None
+        self._logs_ready = False
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -487,6 +490,11 @@ class DfsApp:
             body = check_service_properties(await request.read(limit=64 * 1024))
         if length:
             headers["content-length"] = str(length)
+        # Azure accounts have a $logs container that List Containers shows only with include=system.
+        listing = level == "s" and method == "GET" and request.params.get("comp") == "list"
+        with_system = "system" in request.params.get("include", "").lower().split(",")
+        if listing and with_system:
+            await self._ensure_logs_container()
         url_path = self.store.url_path(target.filesystem, target.path)
         upstream_request = self.store.build(method, url_path, query, headers, body)
         if anonymous_read:
@@ -496,9 +504,21 @@ class DfsApp:
             headers_out = _visible(upstream.headers.multi_items())
             if target.filesystem and method == "DELETE" and upstream.status_code < 300:
                 self.namespace.forget_tree(target.filesystem, target.path)
+            if listing and not with_system and upstream.status_code == 200:
+                listed = _SYSTEM_CONTAINER.sub(b"", await upstream.aread())
+                await respond(send, 200, headers_out | {"content-length": str(len(listed))}, listed)
+                return
             await respond_stream(send, upstream.status_code, headers_out.items(), upstream.aiter_raw())
         finally:
             await upstream.aclose()
+
+    async def _ensure_logs_container(self) -> None:
+        if self._logs_ready:
+            return
+        response = await self.store.call("PUT", LOGS_CONTAINER, query=[("restype", "container")])
+        if response.status_code not in (201, 409):
+            raise_for(response)
+        self._logs_ready = True
 
     async def _kept_metadata(self, target: Target) -> dict[str, str]:
         """Set Metadata replaces all metadata: keep the folder flag and ACL, which the namespace owns."""

@@ -148,4 +148,5 @@ async def list_filesystems(
     containers, marker = await store.list_containers(
         prefix, continuation, max(1, min(max_results, MAX_RESULTS))
     )
-    return json.dumps({"filesystems": containers}).encode(), marker
+    visible = [c for c in containers if c["name"] != "$logs"]  # a system container, not a filesystem
+    return json.dumps({"filesystems": visible}).encode(), marker

@@ -1,5 +1,5 @@
 """What ``make conformance`` found missing, kept in the suite: leases on create and with x-ms-lease-action,
-append+flush status, expiry, encryption context, beginFrom, conditions on tags, retention limits."""
+append+flush status, expiry, encryption context, beginFrom, conditions on tags, retention limits, $logs."""
 
 from __future__ import annotations
 
@@ -97,3 +97,9 @@ def test_retention_policies_keep_1_to_365_days(dfs_service: DataLakeServiceClien
                 delete_retention_policy=RetentionPolicy(enabled=True, days=days)
             )
         assert (refused.value.status_code, refused.value.error_code) == (400, "InvalidXmlNodeValue")
+
+
+def test_the_logs_container_is_listed_only_with_system_containers(dfs_service: DataLakeServiceClient):
+    assert "$logs" in [fs.name for fs in dfs_service.list_file_systems(include_system=True)]
+    assert "$logs" not in [fs.name for fs in dfs_service.list_file_systems()]
+    assert "$logs" not in [fs.name for fs in dfs_service._client.service.list_file_systems()]  # the DFS API
