@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SF ?= 0.01
 
-.PHONY: setup setup-checks run test lint format bench clean-state help check-azure conformance conformance-eventhubs
+.PHONY: setup setup-checks run test lint format bench clean-state help check-azure conformance conformance-datalake conformance-eventhubs
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -82,7 +82,10 @@ format: setup ## Format the code with ruff
 bench: setup ## Print the benchmark figures (takes several minutes)
 	$(PY) -m bench
 
-conformance: conformance-eventhubs ## Run the Azure SDKs' own tests against the local services (long)
+conformance: conformance-datalake conformance-eventhubs ## Run the Azure SDKs' own tests against the local services (long)
+
+conformance-datalake: setup ## azure-storage-file-datalake's own tests (its sdist) live against the DFS endpoint
+	$(PY) -m tests.conformance.run
 
 conformance-eventhubs: setup ## azure-eventhub's live tests and the Java client against the Event Hubs endpoint
 	$(PY) -m tests.conformance.eventhubs.java_sdk

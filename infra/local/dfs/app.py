@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+from xml.etree import ElementTree
 
 import httpcore
 import httpx
@@ -26,8 +28,9 @@ import httpx
 from infra.local.dfs.asgi import Receive, Request, Scope, Send, respond, respond_stream
 from infra.local.dfs.auth import SAS_PARAMETERS, Authenticator, Grant, SignedRequest
 from infra.local.dfs.blobstore import (
-    ACL_KEYS,
     API_VERSION,
+    FOLDER_KEY,
+    PRIVATE_KEYS,
     TRANSACTION_KEY,
     BlobStore,
     http_date,
@@ -35,7 +38,7 @@ from infra.local.dfs.blobstore import (
     metadata_from,
     raise_for,
 )
-from infra.local.dfs.errors import StorageError, error_body
+from infra.local.dfs.errors import StorageError, error_response
 from infra.local.dfs.listing import list_filesystems, list_paths
 from infra.local.dfs.namespace import (
     Namespace,
@@ -44,7 +47,14 @@ from infra.local.dfs.namespace import (
     parse_properties,
     reserved_metadata,
 )
-from infra.local.dfs.operations import PathOperations, Reply, written
+from infra.local.dfs.operations import (
+    CONDITIONS,
+    PathOperations,
+    Reply,
+    check_conditions,
+    system_properties,
+    written,
+)
 from infra.local.dfs.paths import Target, parse_rename_source, parse_target
 from infra.settings import Settings
 
@@ -72,7 +82,14 @@ HOP_HEADERS = frozenset(
         "x-ms-date",
     ]
 )
-_HIDDEN_META = tuple(f"x-ms-meta-{k}" for k in (*ACL_KEYS, TRANSACTION_KEY))
+_HIDDEN_META = tuple(f"x-ms-meta-{k}" for k in PRIVATE_KEYS)
+LOGS_CONTAINER = "$logs"
+_SYSTEM_CONTAINER = re.compile(rb"<Container><Name>\$logs</Name>.*?</Container>", re.DOTALL)
+HTTP_VERBS = frozenset(["GET", "HEAD", "PUT", "PATCH", "DELETE", "POST", "OPTIONS"])
+# Query parameters only the DFS API has on a path (GET/HEAD/DELETE), and the clients that speak DFS.
+_DFS_PARAMETERS = ("action", "upn", "recursive", "continuation", "paginated", "resource")
+# Python: azsdk-python-storage-dfs; JS, Java, .NET, C++, Go name "datalake"; Hadoop: Azure Blob FS.
+_DFS_AGENTS = re.compile(r"storage-dfs|datalake|Azure Blob FS", re.IGNORECASE)
 # (account SAS resource type, account SAS permissions, service SAS permissions or None if never allowed)
 Need = tuple[str, str, str | None]
 
@@ -88,6 +105,7 @@ class DfsApp:
         self.auth = Authenticator(self.account, settings.storage_key.get_secret_value())
         self.delete_batch = delete_batch
         self.client: httpx.AsyncClient | None = None
+        self._logs_ready = False
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -152,10 +170,12 @@ class DfsApp:
             if scope["path"] == "/_health":
                 await self._health(tracked_send)
                 return
+            if scope["method"].upper() not in HTTP_VERBS:
+                raise StorageError("UnsupportedHttpVerb")
             request = Request.from_scope(scope, receive)
             version = request.headers.get("x-ms-version", API_VERSION)
             target = parse_target(request.raw_path, self.account)
-            api = self._api_of(request, target)
+            api, forward = self._api_of(request, target)
             signed = SignedRequest(
                 method=request.sent_method,
                 raw_path=request.raw_path,
@@ -166,32 +186,17 @@ class DfsApp:
             )
             scope_path = target.path or request.params.get("directory", "").strip("/")
             grant = self.auth.authenticate(signed, target.filesystem, scope_path)
-            if api == "blob":
+            if forward:
                 await self._forward(request, target, grant, tracked_send)
                 return
             reply = await self._dfs(request, target, grant, tracked_send)
             if reply is not None:
                 await respond(tracked_send, reply.status, _common(version) | reply.headers, reply.body)
         except StorageError as error:
-            level = logging.DEBUG if error.status in (404, 409, 412) else logging.INFO
-            log.log(
-                level,
-                "%s %s?%s -> %s %s",
-                scope["method"],
-                scope["path"],
-                scope.get("query_string", b"").decode(),
-                error.status,
-                error.code,
-            )
             if has_started():
                 log.warning("error after the response started: %s", error)
                 return
-            body, content_type = error_body(error, api)
-            headers = _common(version) | {"x-ms-error-code": error.code, "content-type": content_type}
-            headers |= error.headers
-            if scope.get("method") == "HEAD":
-                body = b""
-            await respond(tracked_send, error.status, headers, body)
+            await self._respond_error(tracked_send, error, api, scope, version)
         except Exception as exc:
             if isinstance(exc, httpx.TransportError | OSError):
                 log.warning("Azurite unreachable: %s", exc)
@@ -200,30 +205,54 @@ class DfsApp:
                 log.exception("unexpected error on %s %s", scope["method"], scope["path"])
                 error = StorageError("InternalError")
             if not has_started():
-                body, content_type = error_body(error, api)
-                headers = _common(version) | {"x-ms-error-code": error.code, "content-type": content_type}
-                await respond(tracked_send, error.status, headers, b"" if scope["method"] == "HEAD" else body)
+                await self._respond_error(tracked_send, error, api, scope, version)
 
     @staticmethod
-    def _api_of(request: Request, target: Target) -> str:
-        """'dfs' for DFS operations (including path reads and status), 'blob' for requests to forward."""
-        params, method = request.params, request.method
+    async def _respond_error(send: Send, error: StorageError, api: str, scope: Scope, version: str) -> None:
+        code, headers, body = error_response(error, api, scope.get("method", ""))
+        # Refusals of bad input are worth a line; not-found and conflicts are the normal answers of probes.
+        level = logging.DEBUG if error.status in (404, 409, 412) else logging.INFO
+        query = scope.get("query_string", b"").decode("latin-1")
+        log.log(level, "%s %s?%s -> %s %s", scope.get("method"), scope.get("path"), query, error.status, code)
+        await respond(send, error.status, _common(version) | headers, body)
+
+    @staticmethod
+    def _api_of(request: Request, target: Target) -> tuple[str, bool]:
+        """(API, forward): which API the request belongs to and whether it goes to Azurite as it is.
+
+        Azure tells the two APIs apart by host name (``.dfs.`` or ``.blob.``); on one local port the request
+        itself has to say. DFS-only query parameters or headers make it DFS, Blob-only ones Blob. A bare
+        read, status lookup or delete of a path is the same request in both APIs: its User-Agent decides
+        (the DataLake SDKs and Hadoop's ABFS driver name themselves), Blob otherwise. Reads and status
+        lookups of a path are answered here in either case (implicit directories, DFS headers); only the
+        error names differ.
+        """
+        params, method, headers = request.params, request.method, request.headers
         if target.is_account:
-            return "dfs" if params.get("resource") == "account" else "blob"
+            return ("dfs", False) if params.get("resource") == "account" else ("blob", True)
         if target.is_filesystem:
             if params.get("resource") == "filesystem" or "action" in params:
-                return "dfs"
+                return "dfs", False
             if method == "PUT" and "x-ms-rename-source" in request.headers:
-                return "dfs"  # a rename into the root directory
-            return "blob"
+                return "dfs", False  # a rename into the root directory
+            return "blob", True
+        if params.get("comp") == "expiry":
+            return "dfs", False  # a Blob API call, but on Azurite's blobs the endpoint keeps the expiry
         if "comp" in params or "snapshot" in params or "versionid" in params:
-            return "blob"
+            return "blob", True
         if method == "PUT":
-            dfs = "resource" in params or "x-ms-rename-source" in request.headers
-            return "dfs" if dfs else "blob"
-        if method == "DELETE":
-            return "blob" if "x-ms-delete-snapshots" in request.headers else "dfs"
-        return "dfs" if method in ("PATCH", "GET", "HEAD") else "blob"
+            dfs = "resource" in params or "x-ms-rename-source" in headers
+            return ("dfs", False) if dfs else ("blob", True)
+        if method == "PATCH":
+            return "dfs", False
+        if method not in ("GET", "HEAD", "DELETE"):
+            return "blob", True
+        if "x-ms-delete-snapshots" in headers:
+            return "blob", True
+        if any(name in params for name in _DFS_PARAMETERS):
+            return "dfs", False
+        api = "dfs" if _DFS_AGENTS.search(headers.get("user-agent", "")) else "blob"
+        return api, method == "DELETE" and api == "blob"
 
     async def _dfs(self, request: Request, target: Target, grant: Grant, send: Send) -> Reply | None:
         params, method = request.params, request.method
@@ -249,6 +278,9 @@ class DfsApp:
             grant.require("o", "r", "r")
             await self._read(request, filesystem, path, send)
             return None
+        if method == "PUT" and params.get("comp") == "expiry":
+            grant.require("o", "w", "w")
+            return await self.paths.set_expiry(request, filesystem, path)
         if method == "PUT" and "x-ms-rename-source" in request.headers:
             return await self._rename(request, filesystem, path, grant)
         if method == "PUT":
@@ -285,6 +317,7 @@ class DfsApp:
                 params.get("recursive", "").lower() == "true",
                 _int(params.get("maxresults"), 5000),
                 params.get("continuation", ""),
+                params.get("beginfrom", ""),
             )
             return _json(body, token)
         if method == "PUT":
@@ -331,18 +364,18 @@ class DfsApp:
 
     # --- rename ---------------------------------------------------------------------------------------
     async def _rename(self, request: Request, filesystem: str, path: str, grant: Grant) -> Reply:
-        source_fs, source_path, sas = parse_rename_source(request.headers["x-ms-rename-source"])
+        source_fs, source_path, sas = parse_rename_source(request.headers["x-ms-rename-source"], self.account)
         grant.require("o", "w", "cw")
         source_params = dict(parse_qsl(sas))
         if "sig" in source_params:
             source_grant = self.auth.verify_sas(source_params, source_fs, source_path, request.client_ip)
-            source_grant.require("o", "d", "m")
+            source_grant.require("o", "d", "dm")
         elif not grant.covers(source_fs, source_path):
             raise StorageError(
                 "AuthorizationPermissionMismatch", "The credential does not cover the rename source."
             )
         else:
-            grant.require("o", "d", "m")
+            grant.require("o", "d", "dm")  # a service SAS moves with delete or move permission
         return await self.paths.rename(request, filesystem, path, (source_fs, source_path))
 
     # --- status and reads (forwarded, with DFS headers added) ---------------------------------------------
@@ -371,6 +404,10 @@ class DfsApp:
             "x-ms-group": acl["group"],
             "x-ms-permissions": acl["permissions"],
         }
+        if path:
+            # What Get Blob Properties shows of a directory on Azure: an empty block blob flagged as folder
+            # (Blob clients such as adlfs tell directories from empty files by this flag).
+            headers |= {"x-ms-blob-type": "BlockBlob", f"x-ms-meta-{FOLDER_KEY}": "true"}
         if action == "getAccessControl":
             headers["x-ms-acl"] = acl["acl"]
         return Reply(200, headers)
@@ -412,6 +449,7 @@ class DfsApp:
             headers["x-ms-client-transaction-id"] = transaction
         if action == "getAccessControl":
             headers["x-ms-acl"] = acl["acl"]
+        headers |= system_properties(metadata)
         return headers
 
     # --- Blob API passthrough ---------------------------------------------------------------------------
@@ -431,15 +469,38 @@ class DfsApp:
         if not anonymous_read:
             grant.require(*need)
         headers = {k: v for k, v in request.headers.items() if k not in HOP_HEADERS}
+        creates_blob = request.params.get("comp", "blocklist") == "blocklist"
+        if method == "PUT" and level == "o" and creates_blob and "/" in target.path:
+            # On a hierarchical namespace a blob written through the Blob API gets real parent directories
+            # (Blob clients such as adlfs copy and delete them like any blob).
+            await self.namespace.ensure_parents(target.filesystem or "", target.path)
         if method == "PUT" and request.params.get("comp") == "metadata" and not target.is_account:
             headers |= await self._kept_metadata(target)
+        if method == "DELETE" and level == "o" and not {"snapshot", "versionid"} & request.params.keys():
+            # As on a hierarchical namespace, the Blob API deletes only an empty directory.
+            filesystem = target.filesystem or ""
+            blob = await self.store.properties(filesystem, target.path)
+            if blob is not None and blob.is_directory and await self.store.any_below(filesystem, target.path):
+                raise StorageError("DirectoryIsNotEmpty")
+        tag_conditions = any(f"x-ms-blob-{h}" in headers for h in CONDITIONS)
+        if request.params.get("comp") == "tags" and level == "o" and tag_conditions:
+            # Azurite ignores the x-ms-blob-if-* conditions of Get/Set Blob Tags; Azure evaluates them.
+            info = await self.namespace.stat(target.filesystem or "", target.path)
+            check_conditions(info, headers, prefix="x-ms-blob-")
         query = [(k, v) for k, v in request.query if k.lower() not in SAS_PARAMETERS]
         length = request.content_length
-        body = (
+        body: AsyncIterator[bytes] | bytes | None = (
             request.body() if (length or "chunked" in request.headers.get("transfer-encoding", "")) else None
         )
+        if level == "s" and method == "PUT" and request.params.get("comp") == "properties":
+            body = check_service_properties(await request.read(limit=64 * 1024))
         if length:
             headers["content-length"] = str(length)
+        # Azure accounts have a $logs container that List Containers shows only with include=system.
+        listing = level == "s" and method == "GET" and request.params.get("comp") == "list"
+        with_system = "system" in request.params.get("include", "").lower().split(",")
+        if listing and with_system:
+            await self._ensure_logs_container()
         url_path = self.store.url_path(target.filesystem, target.path)
         upstream_request = self.store.build(method, url_path, query, headers, body)
         if anonymous_read:
@@ -449,9 +510,21 @@ class DfsApp:
             headers_out = _visible(upstream.headers.multi_items())
             if target.filesystem and method == "DELETE" and upstream.status_code < 300:
                 self.namespace.forget_tree(target.filesystem, target.path)
+            if listing and not with_system and upstream.status_code == 200:
+                listed = _SYSTEM_CONTAINER.sub(b"", await upstream.aread())
+                await respond(send, 200, headers_out | {"content-length": str(len(listed))}, listed)
+                return
             await respond_stream(send, upstream.status_code, headers_out.items(), upstream.aiter_raw())
         finally:
             await upstream.aclose()
+
+    async def _ensure_logs_container(self) -> None:
+        if self._logs_ready:
+            return
+        response = await self.store.call("PUT", LOGS_CONTAINER, query=[("restype", "container")])
+        if response.status_code not in (201, 409):
+            raise_for(response)
+        self._logs_ready = True
 
     async def _kept_metadata(self, target: Target) -> dict[str, str]:
         """Set Metadata replaces all metadata: keep the folder flag and ACL, which the namespace owns."""
@@ -508,3 +581,20 @@ def _json(body: bytes, continuation: str) -> Reply:
     if continuation:
         headers["x-ms-continuation"] = continuation
     return Reply(200, headers, body)
+
+
+def check_service_properties(body: bytes) -> bytes:
+    """Refuse what Azure refuses in Set Service Properties before Azurite (which accepts it) stores it.
+
+    Every retention policy (delete retention, logging, metrics) keeps 1 to 365 days.
+    """
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError as exc:
+        raise StorageError("InvalidXmlDocument", "The service properties are not well-formed XML.") from exc
+    for policy in (*root.iter("RetentionPolicy"), *root.iter("DeleteRetentionPolicy")):
+        enabled = (policy.findtext("Enabled") or "").strip().lower() == "true"
+        days = (policy.findtext("Days") or "").strip()
+        if enabled and (not days.isdigit() or not 1 <= int(days) <= 365):
+            raise StorageError("InvalidXmlNodeValue", "A retention policy keeps 1 to 365 days.")
+    return body

@@ -28,7 +28,12 @@ ACL_KEYS = ("dfs_owner", "dfs_group", "dfs_permissions", "dfs_acl")
 # The x-ms-client-transaction-id of the create or rename that made the path (the ABFS driver reads it back to
 # tell its own retried request from someone else's).
 TRANSACTION_KEY = "dfs_transaction_id"
-RESERVED_KEYS = frozenset((FOLDER_KEY, *ACL_KEYS, TRANSACTION_KEY))
+# A file's expiry (epoch milliseconds) and encryption context, which Azure keeps as system properties.
+EXPIRY_KEY = "dfs_expiry_ms"
+ENCRYPTION_CONTEXT_KEY = "dfs_encryption_context"
+# Metadata the endpoint keeps for itself: never shown to Blob clients or in x-ms-properties.
+PRIVATE_KEYS = (*ACL_KEYS, TRANSACTION_KEY, EXPIRY_KEY, ENCRYPTION_CONTEXT_KEY)
+RESERVED_KEYS = frozenset((FOLDER_KEY, *PRIVATE_KEYS))
 _META_PREFIX = "x-ms-meta-"
 _BLOCK_PREFIX = b"dfs-"
 # Azurite's error codes that have their own name in the DFS API.
@@ -308,6 +313,15 @@ class BlobStore:
             and response.headers.get("x-ms-error-code") == "CannotVerifyCopySource"
         ):
             raise StorageError("SourcePathNotFound")
+        raise_for(response)
+        return response
+
+    async def lease(
+        self, filesystem: str, path: str, action: str, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        """Lease Blob: ``action`` is acquire, renew, release, break or change."""
+        sent = {"x-ms-lease-action": action, **headers}
+        response = await self.call("PUT", filesystem, path, [("comp", "lease")], sent)
         raise_for(response)
         return response
 

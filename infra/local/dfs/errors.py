@@ -2,6 +2,9 @@
 
 DFS requests get a JSON body ``{"error": {"code", "message"}}``; Blob requests get the Blob API's XML body.
 Both carry the code in the ``x-ms-error-code`` header, which is what the SDKs and the ABFS driver read first.
+A Blob request is told its error in the Blob API's names (``BlobNotFound``, not ``PathNotFound``). An error
+answer to HEAD has no body, and then no ``Content-Type`` either: Azure sends none, and some clients (the
+Azure C++ SDK under pyarrow) parse any body that a JSON or XML content type announces, even an empty one.
 """
 
 from __future__ import annotations
@@ -38,12 +41,17 @@ CATALOG: dict[str, tuple[int, str]] = {
         403,
         "This request is not authorized to perform this operation using this service.",
     ),
+    "BlobAlreadyExists": (409, "The specified blob already exists."),
+    "BlobNotFound": (404, "The specified blob does not exist."),
     "ConditionNotMet": (412, "The condition specified using HTTP conditional header(s) is not met."),
+    "ContainerAlreadyExists": (409, "The specified container already exists."),
+    "ContainerNotFound": (404, "The specified container does not exist."),
     "ContentLengthMustBeZero": (400, "The Content-Length request header must be zero."),
     "DirectoryNotEmpty": (
         409,
         "The recursive query parameter value must be true to delete a non-empty directory.",
     ),
+    "DirectoryIsNotEmpty": (409, "This operation is not permitted on a non-empty directory."),
     "FilesystemAlreadyExists": (409, "The specified filesystem already exists."),
     "FilesystemNotFound": (404, "The specified filesystem does not exist."),
     "InternalError": (500, "The server encountered an internal error. Please retry the request."),
@@ -86,6 +94,8 @@ CATALOG: dict[str, tuple[int, str]] = {
     "InvalidResourceName": (400, "The specified resource name contains invalid characters."),
     "InvalidSourceUri": (400, "The source URI is invalid."),
     "InvalidUri": (400, "The request URI is invalid."),
+    "InvalidXmlDocument": (400, "XML specified is not syntactically valid."),
+    "InvalidXmlNodeValue": (400, "The value for one of the XML nodes is not in the correct format."),
     "MissingRequiredHeader": (400, "An HTTP header that's mandatory for this request is not specified."),
     "NoAuthenticationInformation": (
         401,
@@ -117,6 +127,15 @@ CATALOG: dict[str, tuple[int, str]] = {
 }
 
 
+# DFS error codes and the names the Blob API gives the same condition.
+BLOB_NAMES = {
+    "PathNotFound": "BlobNotFound",
+    "FilesystemNotFound": "ContainerNotFound",
+    "PathAlreadyExists": "BlobAlreadyExists",
+    "FilesystemAlreadyExists": "ContainerAlreadyExists",
+}
+
+
 class StorageError(Exception):
     """An error answer; raise it anywhere in a handler and the app turns it into the response."""
 
@@ -136,6 +155,17 @@ class StorageError(Exception):
         # Extra response headers the service sends with this error (``x-ms-existing-resource-type``).
         self.headers = headers or {}
         super().__init__(f"{self.status} {code}: {self.message}")
+
+
+def error_response(error: StorageError, api: str, method: str) -> tuple[str, dict[str, str], bytes]:
+    """(error code, headers, body) of the answer to a ``"dfs"`` or ``"blob"`` request that failed."""
+    code = BLOB_NAMES.get(error.code, error.code) if api == "blob" else error.code
+    if code != error.code:
+        error = StorageError(code, status=error.status, headers=error.headers)
+    if method == "HEAD":
+        return code, {**error.headers, "x-ms-error-code": code, "content-length": "0"}, b""
+    body, content_type = error_body(error, api)
+    return code, {**error.headers, "x-ms-error-code": code, "content-type": content_type}, body
 
 
 def error_body(error: StorageError, api: str) -> tuple[bytes, str]:

@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from infra.local.dfs.blobstore import BlobItem, BlobStore
 from infra.local.dfs.errors import StorageError
 from infra.local.dfs.namespace import Namespace, access_control
+from infra.local.dfs.operations import system_properties
 from infra.local.dfs.paths import ancestors, check_path
 
 MAX_RESULTS = 5000
@@ -64,6 +65,11 @@ def _entry(name: str, is_directory: bool, blob: BlobItem | None, fallback_modifi
         "permissions": acl["permissions"],
         "creationTime": _filetime(blob.creation_time if blob else ""),
     }
+    system = system_properties(blob.metadata) if blob else {}
+    if "x-ms-expiry-time" in system:
+        entry["expiryTime"] = _filetime(system["x-ms-expiry-time"])
+    if "x-ms-encryption-context" in system:
+        entry["EncryptionContext"] = system["x-ms-encryption-context"]
     return entry
 
 
@@ -74,8 +80,13 @@ async def list_paths(
     recursive: bool,
     max_results: int,
     continuation: str,
+    start_from: str = "",
 ) -> tuple[bytes, str]:
-    """One page of the listing as the JSON body, and the continuation token ('' when done)."""
+    """One page of the listing as the JSON body, and the continuation token ('' when done).
+
+    ``start_from`` (``beginFrom``, relative to ``directory``) skips the paths that sort before it; a page
+    may then be empty and still carry a continuation token, as Azure's pages may.
+    """
     store: BlobStore = namespace.store
     directory = directory.strip("/")
     cursor = _decode_token(continuation) if continuation else _Cursor("", set())
@@ -120,6 +131,9 @@ async def list_paths(
                 continue
             reported.add(blob.name)
         entries.append(_entry(blob.name, blob.is_directory, blob, ""))
+    if start_from:
+        first = (directory + "/" if directory else "") + start_from.strip("/")
+        entries = [entry for entry in entries if entry["name"] >= first]
     token = ""
     if page.next_marker:
         last = ordered[-1][0] if ordered else ""
@@ -134,4 +148,5 @@ async def list_filesystems(
     containers, marker = await store.list_containers(
         prefix, continuation, max(1, min(max_results, MAX_RESULTS))
     )
-    return json.dumps({"filesystems": containers}).encode(), marker
+    visible = [c for c in containers if c["name"] != "$logs"]  # a system container, not a filesystem
+    return json.dumps({"filesystems": visible}).encode(), marker

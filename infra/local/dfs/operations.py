@@ -8,14 +8,19 @@ encodes its position, ``flush`` commits the staged blocks that tile the file up 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 
 import httpx
 
 from infra.local.dfs.asgi import Request
 from infra.local.dfs.blobstore import (
+    ENCRYPTION_CONTEXT_KEY,
+    EXPIRY_KEY,
     TRANSACTION_KEY,
     BlobStore,
     block_id,
@@ -52,6 +57,8 @@ STORED_CONTENT_HEADERS = {
     "content-disposition": "x-ms-blob-content-disposition",
 }
 ACL_HEADERS = ("x-ms-owner", "x-ms-group", "x-ms-permissions", "x-ms-acl")
+CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
+MAX_ENCRYPTION_CONTEXT = 1024
 
 
 @dataclass
@@ -131,6 +138,25 @@ def _position(request: Request) -> int:
     return int(value)
 
 
+def expiry_ms(headers: Mapping[str, str], created_ms: int | None = None) -> int | None:
+    """The expiry (epoch ms) that ``x-ms-expiry-option`` / ``x-ms-expiry-time`` ask for; 0 = never expires."""
+    option = headers.get("x-ms-expiry-option", "")
+    value = headers.get("x-ms-expiry-time", "")
+    if not option:
+        return None
+    if option == "NeverExpire":
+        return 0
+    try:
+        if option == "Absolute":
+            return int(parsedate_to_datetime(value).timestamp() * 1000)
+        if option in ("RelativeToNow", "RelativeToCreation") and value.isdigit():
+            start = created_ms if option == "RelativeToCreation" and created_ms else int(time.time() * 1000)
+            return start + int(value)
+    except (TypeError, ValueError):
+        pass
+    raise StorageError("InvalidHeaderValue", "x-ms-expiry-option / x-ms-expiry-time are not valid.")
+
+
 async def gather_limited(jobs: Iterable[Awaitable[object]], limit: int = COPY_CONCURRENCY) -> None:
     """Await ``jobs`` with at most ``limit`` running at once."""
     gate = asyncio.Semaphore(limit)
@@ -140,6 +166,32 @@ async def gather_limited(jobs: Iterable[Awaitable[object]], limit: int = COPY_CO
             await job
 
     await asyncio.gather(*(run(job) for job in jobs))
+
+
+def _system_properties(headers: Mapping[str, str]) -> dict[str, str]:
+    """The expiry and encryption context a file create asks for, as the metadata that keeps them."""
+    found: dict[str, str] = {}
+    expiry = expiry_ms(headers)
+    if expiry:
+        found[EXPIRY_KEY] = str(expiry)
+    context = headers.get("x-ms-encryption-context")
+    if context:
+        if len(context) > MAX_ENCRYPTION_CONTEXT or not context.isascii():
+            raise StorageError("InvalidHeaderValue", "x-ms-encryption-context is too long or not ASCII.")
+        found[ENCRYPTION_CONTEXT_KEY] = context
+    return found
+
+
+def system_properties(metadata: Mapping[str, str]) -> dict[str, str]:
+    """The response headers of a file's expiry and encryption context (none if not set)."""
+    lowered = {k.lower(): v for k, v in metadata.items()}
+    headers = {}
+    if lowered.get(EXPIRY_KEY, "").isdigit():
+        moment = datetime.fromtimestamp(int(lowered[EXPIRY_KEY]) / 1000, UTC)
+        headers["x-ms-expiry-time"] = format_datetime(moment, usegmt=True)
+    if lowered.get(ENCRYPTION_CONTEXT_KEY):
+        headers["x-ms-encryption-context"] = lowered[ENCRYPTION_CONTEXT_KEY]
+    return headers
 
 
 class PathOperations:
@@ -168,6 +220,7 @@ class PathOperations:
             if not is_directory:
                 raise StorageError("PathConflict", "The filesystem root is a directory.")
             return written({"etag": root.etag, "last-modified": root.last_modified})
+        system = {} if is_directory else _system_properties(request.headers)
         async with self.ns.locked((filesystem, path)):
             await self.ns.ensure_parents(filesystem, path)
             existing = await self.ns.stat(filesystem, path)
@@ -178,7 +231,7 @@ class PathOperations:
                     f"The path exists as a {existing.resource_type}.",
                     headers=existing_type(existing),
                 )
-            metadata = {**properties, **acl}
+            metadata = {**properties, **acl, **system}
             transaction = _transaction(request.headers)
             if is_directory:
                 if existing is not None and existing.has_marker:
@@ -190,13 +243,54 @@ class PathOperations:
                     )
                     return written(response.headers)
                 etag = await self.ns.make_marker(filesystem, path, metadata | transaction)
+                await self._propose_lease(request, filesystem, path)
                 info = await self.ns.stat(filesystem, path)
                 return written({"etag": etag, "last-modified": info.last_modified if info else ""})
             headers = {CONTENT_HEADERS[h]: v for h, v in request.headers.items() if h in CONTENT_HEADERS}
             headers |= _lease(request.headers)
             headers |= {"if-match": existing.etag} if existing is not None else {"if-none-match": "*"}
             response = await self.store.put_empty(filesystem, path, metadata | transaction, headers)
+            if await self._propose_lease(request, filesystem, path):
+                info = await self.ns.stat(filesystem, path)
+                return written({"etag": info.etag, "last-modified": info.last_modified} if info else {})
             return written(response.headers)
+
+    async def _propose_lease(self, request: Request, filesystem: str, path: str) -> bool:
+        """Create with ``x-ms-proposed-lease-id`` (and ``x-ms-lease-duration``) leaves the path leased."""
+        proposed = request.headers.get("x-ms-proposed-lease-id")
+        if not proposed or request.headers.get("x-ms-lease-action"):
+            return False
+        duration = request.headers.get("x-ms-lease-duration", "-1")
+        await self.store.lease(
+            filesystem, path, "acquire", {"x-ms-proposed-lease-id": proposed, "x-ms-lease-duration": duration}
+        )
+        return True
+
+    async def _lease_action(
+        self, request: Request, filesystem: str, path: str
+    ) -> tuple[dict[str, str], bool]:
+        """Do the first half of ``x-ms-lease-action`` on append/flush.
+
+        Returns the lease header the write must carry and whether to release the lease after it.
+        """
+        action = request.headers.get("x-ms-lease-action", "").lower()
+        lease = _lease(request.headers)
+        if not action:
+            return lease, False
+        if action not in ("acquire", "acquire-release", "auto-renew", "release"):
+            raise StorageError("InvalidHeaderValue", f"Unknown x-ms-lease-action {action!r}.")
+        if action in ("acquire", "acquire-release"):
+            proposed = request.headers.get("x-ms-proposed-lease-id") or str(uuid.uuid4())
+            duration = request.headers.get("x-ms-lease-duration", "-1")
+            headers = {"x-ms-proposed-lease-id": proposed, "x-ms-lease-duration": duration}
+            await self.store.lease(filesystem, path, "acquire", headers)
+            return {"x-ms-lease-id": proposed}, action == "acquire-release"
+        if not lease:
+            raise StorageError("MissingRequiredHeader", "x-ms-lease-action needs x-ms-lease-id.")
+        if action == "auto-renew":
+            await self.store.lease(filesystem, path, "renew", lease)
+            return lease, False
+        return lease, True  # release
 
     # --- append and flush -----------------------------------------------------------------------
     async def append(self, request: Request, filesystem: str, path: str) -> Reply:
@@ -209,24 +303,39 @@ class PathOperations:
         info = await self.ns.stat(filesystem, path)
         if info is not None and info.is_directory:
             raise StorageError("ResourceTypeMismatch", "Cannot append to a directory.")
+        lease, release = await self._lease_action(request, filesystem, path)
         if length:
-            headers = _lease(request.headers)
+            headers = dict(lease)
             if request.headers.get("content-md5"):
                 headers["content-md5"] = request.headers["content-md5"]
             await self.store.put_block(filesystem, path, block_id(position), request.body(), length, headers)
+        reply = Reply(202, {"content-length": "0", "x-ms-request-server-encrypted": "false"})
         if request.params.get("flush", "").lower() == "true":
-            return await self._commit(request, filesystem, path, position + length, status=200)
-        return Reply(202, {"content-length": "0", "x-ms-request-server-encrypted": "false"})
+            # Azure answers an append that also flushes with 202 like any append (the Python SDK insists).
+            reply = await self._commit(request, filesystem, path, position + length, status=202, lease=lease)
+        if release:
+            await self.store.lease(filesystem, path, "release", lease)
+        return reply
 
     async def flush(self, request: Request, filesystem: str, path: str) -> Reply:
         if request.content_length:
             raise StorageError(
                 "ContentLengthMustBeZero", "The Content-Length request header must be zero.", 400
             )
-        return await self._commit(request, filesystem, path, _position(request), status=200)
+        lease, release = await self._lease_action(request, filesystem, path)
+        reply = await self._commit(request, filesystem, path, _position(request), status=200, lease=lease)
+        if release:
+            await self.store.lease(filesystem, path, "release", lease)
+        return reply
 
     async def _commit(
-        self, request: Request, filesystem: str, path: str, position: int, status: int
+        self,
+        request: Request,
+        filesystem: str,
+        path: str,
+        position: int,
+        status: int,
+        lease: Mapping[str, str] | None = None,
     ) -> Reply:
         blob = await self.store.properties(filesystem, path)
         if blob is not None and blob.is_directory:
@@ -252,7 +361,7 @@ class PathOperations:
         overrides = {CONTENT_HEADERS[h]: v for h, v in request.headers.items() if h in CONTENT_HEADERS}
         if blob is not None and not chain and not overrides:
             return written({"etag": blob.etag, "last-modified": blob.last_modified}, status)
-        headers = overrides | _lease(request.headers)
+        headers = overrides | dict(_lease(request.headers) if lease is None else lease)
         if blob is None:
             # The first flush of data appended to a new path creates the file (and its parents).
             await self.ns.ensure_parents(filesystem, path)
@@ -316,6 +425,25 @@ class PathOperations:
         response = await self.store.set_metadata(filesystem, info.path, metadata, {"if-match": info.etag})
         return response.headers
 
+    async def set_expiry(self, request: Request, filesystem: str, path: str) -> Reply:
+        """Set Expiry (``PUT ?comp=expiry``): the expiry is kept with the file and reported, not enforced."""
+        blob = await self.store.properties(filesystem, path)
+        if blob is None:
+            raise StorageError("PathNotFound")
+        if blob.is_directory:
+            raise StorageError("ResourceTypeMismatch", "Only files have an expiry time.")
+        created = blob.headers.get("x-ms-creation-time")
+        created_ms = int(parsedate_to_datetime(created).timestamp() * 1000) if created else None
+        expiry = expiry_ms(request.headers, created_ms)
+        if expiry is None:
+            raise StorageError("MissingRequiredHeader", "x-ms-expiry-option is required.")
+        metadata = {k: v for k, v in blob.metadata.items() if k.lower() != EXPIRY_KEY}
+        if expiry:
+            metadata[EXPIRY_KEY] = str(expiry)
+        headers = {"if-match": blob.etag} | _lease(request.headers)
+        response = await self.store.set_metadata(filesystem, path, metadata, headers)
+        return written(response.headers, 200)
+
     # --- delete ---------------------------------------------------------------------------------
     async def delete(self, request: Request, filesystem: str, path: str) -> Reply:
         recursive = request.params.get("recursive", "").lower() == "true"
@@ -341,9 +469,11 @@ class PathOperations:
                 await self._delete_quietly(filesystem, path)
         return Reply(200, {"content-length": "0"})
 
-    async def _delete_quietly(self, filesystem: str, path: str) -> None:
+    async def _delete_quietly(
+        self, filesystem: str, path: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         try:
-            await self.store.delete(filesystem, path)
+            await self.store.delete(filesystem, path, headers)
         except StorageError as error:
             if error.status != 404:
                 raise
@@ -414,12 +544,16 @@ class PathOperations:
         if dst is not None and dst.is_directory != src.is_directory:
             raise StorageError("InvalidSourceOrDestinationResourceType", headers=existing_type(dst))
         transaction = _transaction(request.headers)
+        # A source under lease (pyarrow leases what it moves) is removed with the lease id sent for it.
+        source_lease = _lease({"x-ms-lease-id": request.headers.get("x-ms-source-lease-id", "")})
         if src.is_directory:
             if dst is not None:
                 await self._remove_empty_directory(filesystem, dst)
-            await self._move_directory(src, source_fs, filesystem, path, transaction)
-            return Reply(201, {"content-length": "0"})
-        response = await self._move_file(src, source_fs, filesystem, path, dst, transaction)
+            await self._move_directory(src, source_fs, filesystem, path, transaction, source_lease)
+            # Azure's answer names the moved directory's ETag (the C++ SDK reads it unconditionally).
+            moved = await self.ns.stat(filesystem, path)
+            return written({"etag": moved.etag, "last-modified": moved.last_modified} if moved else {})
+        response = await self._move_file(src, source_fs, filesystem, path, dst, transaction, source_lease)
         return written(response.headers)
 
     async def _remove_empty_directory(self, filesystem: str, directory: PathInfo) -> None:
@@ -438,6 +572,7 @@ class PathOperations:
         path: str,
         dst: PathInfo | None,
         transaction: dict[str, str],
+        source_lease: Mapping[str, str],
     ) -> httpx.Response:
         guard = {"if-match": dst.etag} if dst is not None else {"if-none-match": "*"}
         headers = guard | {"x-ms-source-if-match": src.etag}
@@ -450,11 +585,17 @@ class PathOperations:
                 lost = {"x-ms-existing-resource-type": "file"}  # another rename got there first
                 raise StorageError("PathAlreadyExists", headers=lost) from error
             raise
-        await self._delete_quietly(source_fs, src.path)
+        await self._delete_quietly(source_fs, src.path, source_lease)
         return response
 
     async def _move_directory(
-        self, src: PathInfo, source_fs: str, filesystem: str, path: str, transaction: dict[str, str]
+        self,
+        src: PathInfo,
+        source_fs: str,
+        filesystem: str,
+        path: str,
+        transaction: dict[str, str],
+        source_lease: Mapping[str, str],
     ) -> None:
         if src.has_marker:
             headers = {"if-none-match": "*"}
@@ -479,4 +620,4 @@ class PathOperations:
         self.ns.forget_tree(source_fs, src.path)
         await gather_limited(self._delete_quietly(source_fs, name) for name in moved)
         if src.has_marker:
-            await self._delete_quietly(source_fs, src.path)
+            await self._delete_quietly(source_fs, src.path, source_lease)

@@ -1,8 +1,8 @@
 """Names: which account, filesystem and path a request addresses, and which names are allowed.
 
-URLs are IP-style, ``/<account>/<filesystem>/<path>``, percent-encoded. Names are checked after decoding, so
-``a%2F..%2Fb`` is refused like ``a/../b``. A path is stored as the blob of the same name; the empty path is
-the filesystem's root directory.
+URLs are IP-style, ``/<account>/<filesystem>/<path>`` (the account may be left out), percent-encoded. Names
+are checked after decoding, so ``a%2F..%2Fb`` is refused like ``a/../b``. A path is stored as the blob of the
+same name; the empty path is the filesystem's root directory.
 """
 
 from __future__ import annotations
@@ -39,10 +39,17 @@ class Target:
 
 
 def parse_target(raw_path: str, account: str) -> Target:
-    """Split ``/<account>/<filesystem>/<path>`` (still percent-encoded) and validate each part."""
+    """Split ``/<account>/<filesystem>/<path>`` (still percent-encoded) and validate each part.
+
+    The account segment may be missing (``/<filesystem>/<path>``): the DataLake SDKs build a rename's
+    destination URL by replacing the whole URL path, which drops it on IP-style URLs. A first segment equal
+    to the account name is always taken as the account.
+    """
     parts = raw_path.split("/", 3)  # "", account, filesystem, path
-    if len(parts) < 2 or unquote(parts[1]) != account:
+    if len(parts) < 2 or parts[0] or not parts[1]:
         raise StorageError("InvalidUri", "The requested URI does not represent any resource on the server.")
+    if unquote(parts[1]) != account:
+        parts = ["", account, *raw_path.split("/", 2)[1:]]
     filesystem = unquote(parts[2]) if len(parts) > 2 and parts[2] else None
     if filesystem is None:
         if len(parts) > 3 and parts[3]:
@@ -83,13 +90,20 @@ def check_path(path: str) -> None:
             raise StorageError("InvalidResourceName")
 
 
-def parse_rename_source(value: str) -> tuple[str, str, str]:
-    """``/<filesystem>/<path>[?<sas>]`` of ``x-ms-rename-source`` -> (filesystem, path, sas query)."""
+def parse_rename_source(value: str, account: str) -> tuple[str, str, str]:
+    """``[/<account>]/<filesystem>/<path>[?<sas>]`` of ``x-ms-rename-source`` -> (filesystem, path, sas).
+
+    Azure's form has no account; the SDKs on IP-style URLs send the source's URL path, account first. A
+    first segment equal to the account name is taken as the account when a filesystem and path follow.
+    """
     split = urlsplit(value)
     if split.scheme or split.netloc or not split.path.startswith("/"):
         raise StorageError("InvalidSourceUri")
-    filesystem_part, _, path_part = split.path[1:].partition("/")
-    filesystem = unquote(filesystem_part)
+    segments = split.path[1:].split("/", 2)
+    if len(segments) == 3 and segments[2] and unquote(segments[0]) == account:
+        segments = segments[1:]
+    filesystem = unquote(segments[0])
+    path_part = "/".join(segments[1:])
     if not filesystem:
         raise StorageError("InvalidSourceUri")
     check_filesystem(filesystem)
