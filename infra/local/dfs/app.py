@@ -200,12 +200,12 @@ class DfsApp:
         except Exception as exc:
             if isinstance(exc, httpx.TransportError | OSError):
                 log.warning("Azurite unreachable: %s", exc)
-                error = StorageError("ServerBusy", "The storage backend (Azurite) is not reachable.")
+                failure = StorageError("ServerBusy", "The storage backend (Azurite) is not reachable.")
             else:
                 log.exception("unexpected error on %s %s", scope["method"], scope["path"])
-                error = StorageError("InternalError")
+                failure = StorageError("InternalError")
             if not has_started():
-                await self._respond_error(tracked_send, error, api, scope, version)
+                await self._respond_error(tracked_send, failure, api, scope, version)
 
     @staticmethod
     async def _respond_error(send: Send, error: StorageError, api: str, scope: Scope, version: str) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 
 from infra.local.dfs.errors import StorageError
 
@@ -104,7 +104,7 @@ def canonical_resource(account: str, path: str, query: Iterable[tuple[str, str]]
     return "\n".join(lines)
 
 
-def _canonical_headers(headers: Mapping[str, str], key: Callable[[str], object]) -> str:
+def _canonical_headers(headers: Mapping[str, str], key: Callable[[str], Any]) -> str:
     names = sorted((n for n in headers if n.startswith("x-ms-")), key=key)
     return "".join(f"{n}:{headers[n].strip()}\n" for n in names)
 
@@ -353,6 +353,9 @@ def _ip_allowed(client_ip: str, allowed: str) -> bool:
     try:
         address = ipaddress.ip_address(client_ip)
         low, _, high = allowed.partition("-")
-        return ipaddress.ip_address(low) <= address <= ipaddress.ip_address(high or low)
+        first, last = ipaddress.ip_address(low), ipaddress.ip_address(high or low)
+        if not first.version == address.version == last.version:
+            return False  # an IPv4 range never holds an IPv6 address (and the reverse)
+        return int(first) <= int(address) <= int(last)
     except ValueError:
         return False

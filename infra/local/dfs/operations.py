@@ -219,6 +219,8 @@ class PathOperations:
             check_conditions(root, request.headers, exists="PathAlreadyExists")
             if not is_directory:
                 raise StorageError("PathConflict", "The filesystem root is a directory.")
+            if root is None:
+                raise StorageError("FilesystemNotFound")
             return written({"etag": root.etag, "last-modified": root.last_modified})
         system = {} if is_directory else _system_properties(request.headers)
         async with self.ns.locked((filesystem, path)):
@@ -392,6 +394,8 @@ class PathOperations:
         overrides = {CONTENT_HEADERS[h]: v for h, v in request.headers.items() if h in CONTENT_HEADERS}
         if overrides and path:
             blob = await self.store.properties(filesystem, path)
+            if blob is None:
+                raise StorageError("PathNotFound")
             stored = {
                 STORED_CONTENT_HEADERS[h]: v for h, v in blob.headers.items() if h in STORED_CONTENT_HEADERS
             }

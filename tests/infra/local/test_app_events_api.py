@@ -27,11 +27,11 @@ AUTH = {"Authorization": "Bearer secret"}
 
 
 @pytest.fixture(scope="module")
-def feed():  # type: ignore[no-untyped-def]
+def feed():
     return build_feed(CONFIG)
 
 
-def client(feed, **config: object) -> TestClient:  # type: ignore[no-untyped-def]
+def client(feed, **config: object) -> TestClient:
     return TestClient(create_app(feed, "secret", CONFIG.model_copy(update=config)))
 
 
@@ -46,7 +46,7 @@ def pull_all(api: TestClient, limit: int) -> list[dict]:
             return items
 
 
-def test_feed_is_the_generators_days_in_order_with_increasing_received_at(feed) -> None:  # type: ignore[no-untyped-def]
+def test_feed_is_the_generators_days_in_order_with_increasing_received_at(feed) -> None:
     records = [r for day in (1, 2) for r in iter_app_events(0.005, 7, day)]
     items = [json.loads(item) for item in feed.items]
     assert [{k: v for k, v in i.items() if k != "received_at"} for i in items] == records
@@ -54,11 +54,11 @@ def test_feed_is_the_generators_days_in_order_with_increasing_received_at(feed) 
     assert feed.received_at[0].startswith("2026-01-02T") and feed.received_at[-1].startswith("2026-01-03T")
 
 
-def test_pages_cover_the_feed_exactly_once(feed) -> None:  # type: ignore[no-untyped-def]
+def test_pages_cover_the_feed_exactly_once(feed) -> None:
     assert pull_all(client(feed), limit=7) == [json.loads(item) for item in feed.items]
 
 
-def test_since_is_inclusive_and_accepts_offsets(feed) -> None:  # type: ignore[no-untyped-def]
+def test_since_is_inclusive_and_accepts_offsets(feed) -> None:
     api = client(feed)
     at = feed.received_at[150]
     page = api.get("/v1/app-events", params={"since": at, "limit": 2}, headers=AUTH).json()
@@ -68,7 +68,7 @@ def test_since_is_inclusive_and_accepts_offsets(feed) -> None:  # type: ignore[n
     assert later["items"][0]["received_at"] == feed.received_at[feed.position("2026-01-03T00:00:00.000000Z")]
 
 
-def test_auth_openapi_and_health(feed) -> None:  # type: ignore[no-untyped-def]
+def test_auth_openapi_and_health(feed) -> None:
     api = client(feed)
     assert api.get("/v1/app-events").status_code == 401
     wrong = api.get("/v1/app-events", headers={"Authorization": "Bearer nope"})
@@ -109,7 +109,7 @@ def test_fault_plan_parse_and_draw_are_deterministic() -> None:
 
 
 @pytest.mark.parametrize("kind", ["429", "500", "truncate", "duplicate"])
-def test_each_fault_kind(feed, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_fault_kind(feed, kind: str) -> None:
     api = client(feed, faults=f"{kind}:1.0", retry_after_seconds=7)
     cursor = encode_cursor(10)
     response = api.get("/v1/app-events", params={"cursor": cursor, "limit": 5}, headers=AUTH)
@@ -128,7 +128,7 @@ def test_each_fault_kind(feed, kind: str) -> None:  # type: ignore[no-untyped-de
     assert api.get("/v1/faults", headers=AUTH).json()[kind] == 1
 
 
-def test_slow_answers_after_the_configured_delay(feed) -> None:  # type: ignore[no-untyped-def]
+def test_slow_answers_after_the_configured_delay(feed) -> None:
     import time
 
     api = client(feed, faults="slow:1.0", slow_seconds=0.3)
@@ -137,7 +137,7 @@ def test_slow_answers_after_the_configured_delay(feed) -> None:  # type: ignore[
     assert time.monotonic() - started >= 0.3
 
 
-def test_poison_truncates_every_page_that_covers_the_position(feed) -> None:  # type: ignore[no-untyped-def]
+def test_poison_truncates_every_page_that_covers_the_position(feed) -> None:
     api = client(feed, faults="poison:12")
     assert (
         api.get("/v1/app-events", params={"cursor": encode_cursor(10), "limit": 5}, headers=AUTH).content[-1:]

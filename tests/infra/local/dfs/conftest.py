@@ -48,7 +48,7 @@ def filesystem(dfs_service: DataLakeServiceClient) -> Iterator[FileSystemClient]
 
 
 @pytest.fixture(scope="session")
-def abfs_spark(spark):  # type: ignore[no-untyped-def]
+def abfs_spark(spark):
     """The session's SparkSession with the ABFS settings a local plain-http endpoint needs."""
     hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
     for key, value in ABFS_LOCAL_HADOOP_CONF.items():

@@ -50,7 +50,7 @@ def capture(tmp_path: Path, **overrides: object) -> PartitionCapture:
         "skip_empty": True,
     }
     values.update(overrides)
-    return PartitionCapture(**values)  # type: ignore[arg-type]
+    return PartitionCapture(**values)  # type: ignore[arg-type]  # pydantic validates the mixed value types
 
 
 def avro_files(root: Path) -> dict[str, list[dict]]:
@@ -210,7 +210,7 @@ def test_run_from_log_tails_every_partition(tmp_path: Path) -> None:
 
 @pytest.mark.services
 @pytest.mark.spark
-def test_capture_to_the_lake_read_by_fastavro_and_spark(lake_stack: Settings, spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_capture_to_the_lake_read_by_fastavro_and_spark(lake_stack: Settings, spark, tmp_path: Path) -> None:
     """Capture on, through the DFS endpoint; a restart in the middle of a window duplicates nothing."""
     from infra.storage.lake import Lake
 
@@ -272,7 +272,7 @@ def test_capture_to_the_lake_read_by_fastavro_and_spark(lake_stack: Settings, sp
     assert by_partition == sent
 
 
-def settings_endpoint(settings: Settings, launcher: Launcher, spec):  # type: ignore[no-untyped-def]
+def settings_endpoint(settings: Settings, launcher: Launcher, spec):
     from tests.infra.local.eventhubs.conftest import Endpoint
 
     return Endpoint(settings, launcher, spec)

@@ -131,7 +131,7 @@ def receive_all(
         received: list[tuple[str, EventData]] = []
         done = asyncio.Event()
 
-        async def on_batch(context, events) -> None:  # type: ignore[no-untyped-def]
+        async def on_batch(context, events) -> None:
             received.extend((context.partition_id, event) for event in events)
             if len(received) >= expected:
                 done.set()

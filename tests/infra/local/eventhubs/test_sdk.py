@@ -292,7 +292,7 @@ def test_runtime_metrics_report_the_last_enqueued_event(endpoint: Endpoint) -> N
     consumer = endpoint.consumer("metrics")
     seen: list[dict] = []
 
-    def on_event(context, event) -> None:  # type: ignore[no-untyped-def]
+    def on_event(context, event) -> None:
         if event is not None:
             seen.append(context.last_enqueued_event_properties)
             if len(seen) == 5:
@@ -329,7 +329,7 @@ def test_async_clients_send_and_receive(endpoint: Endpoint) -> None:
         )
         received: list[str] = []
 
-        async def on_event(_context, event) -> None:  # type: ignore[no-untyped-def]
+        async def on_event(_context, event) -> None:
             received.append(event.body_as_str())
 
         async with consumer:
@@ -347,7 +347,7 @@ def test_async_clients_send_and_receive(endpoint: Endpoint) -> None:
     assert received == [f"async-{i}" for i in range(20)]
 
 
-def test_checkpoint_store_balances_partitions_between_two_consumers(endpoint: Endpoint, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_checkpoint_store_balances_partitions_between_two_consumers(endpoint: Endpoint, tmp_path) -> None:
     from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
     from azure.storage.blob import BlobServiceClient
 
@@ -368,7 +368,7 @@ def test_checkpoint_store_balances_partitions_between_two_consumers(endpoint: En
                 partition_ownership_expiration_interval=4,
             )  # fmt: skip
 
-            def on_event(context, event, name=name) -> None:  # type: ignore[no-untyped-def]
+            def on_event(context, event, name=name) -> None:
                 if event is not None:
                     received[name].append((context.partition_id, event.body_as_str()))
                     context.update_checkpoint(event)
