@@ -124,10 +124,9 @@ def test_gold_row_counts_are_exact(pipeline: Pipeline) -> None:
     }
 
 
-def test_every_source_reached_bronze_and_balanced(pipeline: Pipeline) -> None:
+def test_every_source_reached_bronze(pipeline: Pipeline) -> None:
+    # (bronze = silver + quarantined + duplicates is enforced by the flow before it writes: not re-checked.)
     loads = {load.table: load for load in pipeline.first.medallion.loads}
-    for load in loads.values():
-        assert load.bronze == load.silver + load.quarantined + load.duplicates, load
     day = START.isoformat()
     assert loads["reviews"].bronze == len(
         (pipeline.generated / "reviews" / day / "reviews.jsonl").read_text().splitlines()
