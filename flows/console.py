@@ -8,6 +8,7 @@ long it took. Spark's JVM output goes to its own file (``infra.spark``).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,28 +19,45 @@ PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 
 
 class StepReporter(logging.Handler):
-    """Prints ``✓ silver-orders  Completed  3.2 s`` for every task or subflow run that finishes."""
+    """Prints ``✓ silver-orders  Completed  3.2 s`` for every task that finishes, ``▶``/``✓`` for flows."""
 
     def __init__(self, console: Console) -> None:
         super().__init__(level=logging.INFO)
         self.console = console
-        self.started: dict[str, float] = {}
+        self.mark = time.monotonic()  # the end of the previous step: the flows run their steps in order
+        self.quiet_tasks = 0  # tasks with generated names since the last line (counted, not listed)
+
+    @staticmethod
+    def _label(record: logging.LogRecord) -> tuple[str, bool, bool]:
+        """(label, is a task, has a name of its own): ``silver-orders`` is named, ``land_page-3f1`` is not."""
+        task_run = getattr(record, "task_run_name", None)
+        if task_run:
+            task = getattr(record, "task_name", None) or ""
+            generated = bool(task) and re.fullmatch(re.escape(task) + r"-[0-9a-f]{3}", task_run) is not None
+            return (task if generated else task_run), True, not generated
+        return getattr(record, "flow_name", None) or "flow", False, True
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
-            task_run = getattr(record, "task_run_name", None)
-            run_id = str(getattr(record, "task_run_id", None) or getattr(record, "flow_run_id", ""))
-            label = task_run or getattr(record, "flow_name", None) or "flow"
-            self.started.setdefault(run_id, time.monotonic())
+            label, is_task, named = self._label(record)
+            now = time.monotonic()
             if message.startswith("Beginning subflow run") or message.startswith("Beginning flow run"):
                 self.console.print(f"[bold]▶ {label}[/]")
+                self.mark = now
             elif message.startswith("Finished in state"):
                 state = message.removeprefix("Finished in state ").split("(")[0]
-                took = time.monotonic() - self.started.pop(run_id, time.monotonic())
-                mark = "[green]✓[/]" if state == "Completed" else "[red]✗[/]"
-                indent = "  " if task_run else ""
-                self.console.print(f"{indent}{mark} {label:<28} [dim]{state:<18} {took:6.1f} s[/]")
+                ok = state == "Completed"
+                if is_task and not named and ok:
+                    self.quiet_tasks += 1
+                    return
+                mark = "[green]✓[/]" if ok else "[red]✗[/]"
+                took = f"{now - self.mark:6.1f} s" if is_task else ""
+                if not is_task and self.quiet_tasks:
+                    took, self.quiet_tasks = f"({self.quiet_tasks} tasks)", 0
+                indent = "  " if is_task else ""
+                self.console.print(f"{indent}{mark} {label:<28} [dim]{state:<18} {took}[/]")
+                self.mark = now
         except Exception:  # a reporter must never break the run it reports
             self.handleError(record)
 

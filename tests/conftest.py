@@ -129,4 +129,7 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
     }
     with running(launcher, [prefect_server_spec(settings)]), temporary_settings(client_settings):
         yield settings
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)  # the run logs still queued reach the server before it stops
     assert_no_server_errors(launcher.log_path("prefect"))
