@@ -282,14 +282,23 @@ class Session:
             error = codec.error(exc.condition, exc.description)
         self.links[link.remote_handle] = link
         self.local_handles[link.local_handle] = link
-        reply_source = _source_fields(source, address if outgoing else None)
-        reply_target = _target_fields(target)
+        reply_source: Described | None = Described(
+            ULong(codec.SOURCE), _source_fields(source, address if outgoing else None)
+        )
+        reply_target: Described | None = Described(ULong(codec.TARGET), _target_fields(target))
+        if error is not None:
+            # A refused link: the terminus we would have created is null, then a detach carries the error
+            # (AMQP 1.0 section 2.6.3), so a client never takes the link for open.
+            if outgoing:
+                reply_source = None
+            else:
+                reply_target = None
         self.send(
             codec.ATTACH,
             [
                 str(name), UInt(link.local_handle), not outgoing,
                 UByte(1) if outgoing else UByte(fields[3] if fields[3] is not None else 2), UByte(0),
-                Described(ULong(codec.SOURCE), reply_source), Described(ULong(codec.TARGET), reply_target),
+                reply_source, reply_target,
                 None, False, UInt(0) if outgoing else None, ULong(MAX_MESSAGE_SIZE),
                 Array(Symbol, offered) if offered else None, None, None,
             ],
