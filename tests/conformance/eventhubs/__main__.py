@@ -122,7 +122,7 @@ def main(argv: list[str]) -> int:
     if not paths:
         paths = sorted(str(p) for p in (tests / "livetest").glob("*/test_*.py"))
     # The tests mostly wait (sleeps, timeouts), so files run in JOBS pytest processes at once, each with
-    # its own endpoint; file by file, the whole suite takes about an hour, in 4 jobs about 20 minutes.
+    # its own endpoint; file by file, the whole suite takes about an hour, in 4 jobs about 25 minutes.
     jobs = max(1, min(int(os.environ.get("CONFORMANCE_JOBS", "4")), len(paths)))
     groups = [paths[i::jobs] for i in range(jobs)]
     runs = []
