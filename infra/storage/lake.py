@@ -59,7 +59,10 @@ class Lake:
             account_url=lake.settings.dfs_url,
             credential=credential_for(lake.settings),
             retry_policy=ExponentialRetry(
-                initial_backoff=backoff_seconds,  # type: ignore[arg-type]  # seconds, float works; stub says int increment_base=1, retry_total=retries, random_jitter_range=0
+                initial_backoff=backoff_seconds,  # type: ignore[arg-type]  # seconds; float works, the stub says int
+                increment_base=1,
+                retry_total=retries,
+                random_jitter_range=0,
             ),
         )
         return lake
