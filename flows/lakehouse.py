@@ -23,7 +23,7 @@ from flows.alerts import DQ_FAILED_STATE
 from flows.app_events import pull_app_events
 from flows.batch import copy_batch_to_bronze, generate_batch
 from flows.medallion import DataQualityError, MedallionResult, medallion
-from flows.reviews import enqueued_positions, land_reviews, send_reviews, wait_for_capture
+from flows.reviews import SendReport, enqueued_positions, land_reviews, send_reviews, wait_for_capture
 from infra.settings import Settings, get_settings
 from infra.storage.lake import Lake
 from ingestion import reviews
@@ -120,10 +120,10 @@ def already_sent(settings: Settings, marker: str) -> bool:
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def mark_sent(settings: Settings, marker: str, report: object) -> None:
+def mark_sent(settings: Settings, marker: str, report: SendReport) -> None:
     """Record a completed send (after it completed), so that a re-run does not send the day again."""
     with Lake.quick_to_fail(settings) as lake:
-        lake.write_bytes("landing", marker, json.dumps(asdict(report), default=str).encode())  # type: ignore[call-overload]  # the report is a dataclass instance (asdict's overloads want the type)
+        lake.write_bytes("landing", marker, json.dumps(asdict(report), default=str).encode())
 
 
 @task(cache_policy=NO_CACHE)

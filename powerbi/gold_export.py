@@ -106,11 +106,11 @@ def export_table(lake: GoldReader, table: str, destination: Path) -> int:
     return rows
 
 
-def _data_files(snapshot: object, root: Path) -> list[str]:
+def _data_files(snapshot: Any, root: Path) -> list[str]:  # a delta-rs DeltaTable (no stubs)
     """Paths (relative to the table folder, as stored) of the data files of the snapshot's version."""
     base = root.resolve()
     relatives = []
-    for uri in snapshot.file_uris():  # type: ignore[attr-defined]  # delta-rs ships no stubs for the snapshot object
+    for uri in snapshot.file_uris():
         path = Path(unquote(urlparse(uri).path) if uri.startswith("file:") else uri).resolve()
         try:
             relatives.append(path.relative_to(base).as_posix())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
+    DataType,
     DateType,
     DecimalType,
     IntegerType,
@@ -30,8 +31,8 @@ DISCOUNT_TYPE = DecimalType(9, 6)
 LINEAGE_COLUMNS: tuple[str, ...] = tuple(f.name for f in INGESTION_METADATA_FIELDS)
 
 
-def _schema(*fields: tuple[str, object], lineage: bool = True) -> StructType:
-    struct_fields = [StructField(name, data_type, True) for name, data_type in fields]  # type: ignore[arg-type]  # fields pairs (name, DataType) are typed loosely as object by the tuple
+def _schema(*fields: tuple[str, DataType], lineage: bool = True) -> StructType:
+    struct_fields = [StructField(name, data_type, True) for name, data_type in fields]
     if lineage:
         struct_fields.extend(INGESTION_METADATA_FIELDS)
     return StructType(struct_fields)
