@@ -169,23 +169,23 @@ def _use_local_prefect() -> None:
     from infra.local.services import prefect_env
 
     settings = get_settings()
-    if not settings.is_local and "PREFECT_API_URL" not in os.environ:
-        return  # azure: Prefect's own profile (prefect cloud login / PREFECT_API_URL) says where
+    if settings.prefect_api or not settings.is_local:
+        return  # PREFECT_API_URL, or on azure Prefect's own profile (`prefect cloud login`), says where
     for key, value in prefect_env(settings).items():
         os.environ.setdefault(key, value)
 
 
 def _start_flow_run(*stack_services: str) -> str:
     """Check the services a flow command needs, quiet the terminal, and say which Prefect server is used."""
-    import os
-
     settings = get_settings()
-    api = os.environ.get("PREFECT_API_URL", settings.prefect_api_url)
-    if settings.is_local and api == settings.prefect_api_url:
+    api = settings.prefect_api_url
+    if settings.prefect_api:
+        console.print(f"[dim]Prefect: {api} (PREFECT_API_URL)[/]")
+    elif settings.is_local:
         _require_stack("prefect", *stack_services)
         console.print(f"[dim]Prefect: the stack's server at {settings.prefect_ui_url}[/]")
     else:
-        console.print(f"[dim]Prefect: {api} (PREFECT_API_URL)[/]")
+        console.print("[dim]Prefect: the API of your Prefect profile (`prefect cloud login`)[/]")
     from flows.console import quiet_prefect_console
 
     quiet_prefect_console(console, settings.logs_dir / "flows.log")
@@ -267,7 +267,7 @@ def deploy(
         automations = configure_alerts(settings)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
-    ui = os.environ.get("PREFECT_API_URL", settings.prefect_api_url).removesuffix("/api")
+    ui = settings.prefect_api_url.removesuffix("/api")
     console.print(
         f"deployments created; see {ui}/deployments\n"
         f"alerts: automations {', '.join(automations)} post to "

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -129,6 +129,10 @@ class Settings(BaseSettings):
 
     # --- Prefect ------------------------------------------------------------------------------
     prefect_port: int = 4200
+    # Another Prefect API instead of the stack's (Prefect Cloud, a shared server): Prefect's own variable.
+    prefect_api: str | None = Field(
+        default=None, validation_alias=AliasChoices("LAKEHOUSE_PREFECT_API", "PREFECT_API_URL")
+    )
 
     # --- alerts -------------------------------------------------------------------------------
     # Where Prefect's automations post failed runs and failed data-quality checks: a Slack, Teams or any
@@ -234,8 +238,14 @@ class Settings(BaseSettings):
         return f"http://{self.api_host or self.host}:{self.api_port}"
 
     @property
-    def prefect_api_url(self) -> str:
+    def stack_prefect_api_url(self) -> str:
+        """The API of the local stack's Prefect server."""
         return f"http://{self.host}:{self.prefect_port}/api"
+
+    @property
+    def prefect_api_url(self) -> str:
+        """The Prefect API the flows and the CLI use: ``PREFECT_API_URL`` if set, else the stack's."""
+        return self.prefect_api or self.stack_prefect_api_url
 
     @property
     def prefect_ui_url(self) -> str:

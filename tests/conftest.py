@@ -16,7 +16,7 @@ from infra.local.launcher import Launcher, free_port, running
 from infra.settings import Settings
 
 # No test may talk to a developer's running stack by accident: fixtures set every port.
-for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_")]:
+for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_") or k == "PREFECT_API_URL"]:
     del os.environ[_key]
 
 

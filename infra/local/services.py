@@ -134,7 +134,7 @@ WORK_POOL = PREFECT_WORK_POOL
 
 def prefect_env(settings: Settings) -> dict[str, str]:
     """Prefect's own settings for the local server, worker and CLI: state under the project, no analytics."""
-    api = settings.prefect_api_url
+    api = settings.stack_prefect_api_url
     return {
         "PREFECT_HOME": str(settings.state_dir / "prefect"),
         "PREFECT_API_URL": api,

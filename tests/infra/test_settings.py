@@ -74,3 +74,18 @@ def test_to_env_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in original.to_env().items():
         monkeypatch.setenv(key, value)
     assert Settings() == original
+
+
+def test_prefect_api_url_is_the_stacks_unless_prefect_api_url_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local = Settings(state_dir=tmp_path, prefect_port=4321)
+    assert (local.prefect_api_url, local.prefect_api) == ("http://127.0.0.1:4321/api", None)
+    monkeypatch.setenv("PREFECT_API_URL", "https://api.prefect.cloud/api/accounts/a/workspaces/w")
+    remote = Settings(state_dir=tmp_path, prefect_port=4321)
+    assert remote.prefect_api_url == "https://api.prefect.cloud/api/accounts/a/workspaces/w"
+    assert remote.stack_prefect_api_url == "http://127.0.0.1:4321/api"
+    assert remote.to_env()["LAKEHOUSE_PREFECT_API"] == remote.prefect_api_url
+    assert (
+        Settings(**{"LAKEHOUSE_PREFECT_API": "http://x/api"}).prefect_api == "http://x/api"
+    )  # by alias, as a child reads it
