@@ -13,6 +13,7 @@ stack's own receiver locally, a Slack/Teams/any webhook on Azure (``LAKEHOUSE_AL
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from prefect.automations import Automation, EventTrigger, Posture, SendNotification
@@ -51,45 +52,41 @@ def save_alerts_block(settings: Settings) -> CustomWebhookNotificationBlock:
     return block
 
 
+def _automation(
+    block_id: UUID, name: str, description: str, trigger: EventTrigger, subject: str, body: str
+) -> Automation:
+    """An automation that sends one notification to the alerts block each time ``trigger`` fires."""
+    action = SendNotification(block_document_id=block_id, subject=subject, body=body)
+    return Automation(name=name, description=description, trigger=trigger, actions=[action])
+
+
+def _on_each(expect: set[str], match: dict[str, str | list[str]], **related: str) -> EventTrigger:
+    """Fire once per matching event (reactive, threshold 1); ``related`` names a related resource's labels."""
+    options: dict[str, Any] = {"posture": Posture.Reactive, "threshold": 1, "within": timedelta(0)}
+    if related:
+        options["match_related"] = {f"prefect.resource.{k}": v for k, v in related.items()}
+    return EventTrigger(expect=expect, match=match, **options)
+
+
 def alert_automations(block_id: UUID) -> list[Automation]:
     """The two automations, as Prefect objects (not yet created)."""
+    run_failed = {"prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.TimedOut"}
     return [
-        Automation(
-            name=RUN_FAILED,
-            description="A deployment's flow run failed, crashed or timed out.",
-            trigger=EventTrigger(
-                expect={"prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.TimedOut"},
-                match={"prefect.resource.id": "prefect.flow-run.*"},
-                match_related={"prefect.resource.role": "deployment"},
-                posture=Posture.Reactive,
-                threshold=1,
-                within=timedelta(0),
-            ),
-            actions=[
-                SendNotification(
-                    block_document_id=block_id,
-                    subject="lakehouse: flow run {{ flow_run.name }} {{ flow_run.state.name }}",
-                    body=RUN_FAILED_BODY,
-                )
-            ],
+        _automation(
+            block_id,
+            RUN_FAILED,
+            "A deployment's flow run failed, crashed or timed out.",
+            _on_each(run_failed, {"prefect.resource.id": "prefect.flow-run.*"}, role="deployment"),
+            "lakehouse: flow run {{ flow_run.name }} {{ flow_run.state.name }}",
+            RUN_FAILED_BODY,
         ),
-        Automation(
-            name=DQ_FAILED,
-            description="An error-severity data-quality check failed in the medallion.",
-            trigger=EventTrigger(
-                expect={DQ_EVENT},
-                match={"prefect.resource.id": "lakehouse.dq.*"},
-                posture=Posture.Reactive,
-                threshold=1,
-                within=timedelta(0),
-            ),
-            actions=[
-                SendNotification(
-                    block_document_id=block_id,
-                    subject="lakehouse: data quality failed ({{ event.payload.failed_checks }} checks)",
-                    body=DQ_FAILED_BODY,
-                )
-            ],
+        _automation(
+            block_id,
+            DQ_FAILED,
+            "An error-severity data-quality check failed in the medallion.",
+            _on_each({DQ_EVENT}, {"prefect.resource.id": "lakehouse.dq.*"}),
+            "lakehouse: data quality failed ({{ event.payload.failed_checks }} checks)",
+            DQ_FAILED_BODY,
         ),
     ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from infra.local.app_events_api import ApiConfig
 from infra.local.launcher import Launcher, ServiceSpec, http_probe
@@ -48,64 +49,83 @@ def azurite_spec(settings: Settings) -> ServiceSpec:
     )
 
 
+def _python_service(
+    settings: Settings,
+    name: str,
+    module: str,
+    ports: dict[str, tuple[int, str]],
+    health_url: str,
+    url: str,
+    **extra: Any,
+) -> ServiceSpec:
+    """A service that is ``python -m <module>`` of this project, healthy when ``health_url`` answers 200.
+
+    ``ports`` maps each port's role to (port, the ``LAKEHOUSE_*`` setting that changes it).
+    """
+    extra.setdefault("env", settings.to_env())
+    return ServiceSpec(
+        name=name,
+        command=[sys.executable, "-m", module],
+        ports={role: port for role, (port, _) in ports.items()},
+        port_settings={role: setting for role, (_, setting) in ports.items()},
+        health=http_probe(health_url, lambda r: r.status_code == 200),
+        url=url,
+        cwd=PROJECT_ROOT,
+        **extra,
+    )
+
+
 def dfs_spec(settings: Settings) -> ServiceSpec:
     """The project's ADLS Gen2 (DFS) endpoint in front of Azurite."""
-    return ServiceSpec(
-        name="dfs",
-        command=[sys.executable, "-m", "infra.local.dfs"],
-        ports={"dfs": settings.dfs_port},
-        port_settings={"dfs": "LAKEHOUSE_DFS_PORT"},
-        health=http_probe(
-            f"http://{settings.host}:{settings.dfs_port}/_health", lambda r: r.status_code == 200
-        ),
-        url=settings.dfs_url,
-        env=settings.to_env(),
-        cwd=PROJECT_ROOT,
+    return _python_service(
+        settings,
+        "dfs",
+        "infra.local.dfs",
+        {"dfs": (settings.dfs_port, "LAKEHOUSE_DFS_PORT")},
+        f"http://{settings.host}:{settings.dfs_port}/_health",
+        settings.dfs_url,
     )
 
 
 def eventhubs_spec(settings: Settings) -> ServiceSpec:
     """The project's Event Hubs AMQP endpoint (with Capture into the landing zone)."""
-    return ServiceSpec(
-        name="eventhubs",
-        command=[sys.executable, "-m", "infra.local.eventhubs"],
-        ports={"amqp": settings.amqp_port, "health": settings.eventhubs_health_port},
-        port_settings={"amqp": "LAKEHOUSE_AMQP_PORT", "health": "LAKEHOUSE_EVENTHUBS_HEALTH_PORT"},
-        health=http_probe(
-            f"http://{settings.host}:{settings.eventhubs_health_port}/health", lambda r: r.status_code == 200
-        ),
-        url=f"amqp://{settings.host}:{settings.amqp_port} (health http://{settings.host}:{settings.eventhubs_health_port}/health)",
-        env=settings.to_env(),
-        cwd=PROJECT_ROOT,
+    health = f"http://{settings.host}:{settings.eventhubs_health_port}/health"
+    return _python_service(
+        settings,
+        "eventhubs",
+        "infra.local.eventhubs",
+        {
+            "amqp": (settings.amqp_port, "LAKEHOUSE_AMQP_PORT"),
+            "health": (settings.eventhubs_health_port, "LAKEHOUSE_EVENTHUBS_HEALTH_PORT"),
+        },
+        health,
+        f"amqp://{settings.host}:{settings.amqp_port} (health {health})",
     )
 
 
 def alerts_spec(settings: Settings) -> ServiceSpec:
     """The local webhook receiver that Prefect's alert automations post to (no Slack/Teams needed)."""
-    return ServiceSpec(
-        name="alerts",
-        command=[sys.executable, "-m", "infra.local.alerts_receiver"],
-        ports={"alerts": settings.alerts_port},
-        port_settings={"alerts": "LAKEHOUSE_ALERTS_PORT"},
-        health=http_probe(f"{settings.alerts_receiver_url}/health", lambda r: r.status_code == 200),
-        url=f"{settings.alerts_receiver_url}/alerts",
-        env=settings.to_env(),
-        cwd=PROJECT_ROOT,
+    return _python_service(
+        settings,
+        "alerts",
+        "infra.local.alerts_receiver",
+        {"alerts": (settings.alerts_port, "LAKEHOUSE_ALERTS_PORT")},
+        f"{settings.alerts_receiver_url}/health",
+        f"{settings.alerts_receiver_url}/alerts",
     )
 
 
 def app_events_api_spec(settings: Settings, api: ApiConfig | None = None) -> ServiceSpec:
     """The app_events API on ``settings.api_port``, serving the feed ``api`` describes (env by default)."""
     api = api or ApiConfig.from_settings(settings)
-    return ServiceSpec(
-        name="app-events-api",
-        command=[sys.executable, "-m", "infra.local.app_events_api"],
-        ports={"api": settings.api_port},
-        port_settings={"api": "LAKEHOUSE_API_PORT"},
-        health=http_probe(f"{settings.api_url}/health", lambda r: r.status_code == 200),
-        url=f"{settings.api_url} (OpenAPI {settings.api_url}/docs)",
+    return _python_service(
+        settings,
+        "app-events-api",
+        "infra.local.app_events_api",
+        {"api": (settings.api_port, "LAKEHOUSE_API_PORT")},
+        f"{settings.api_url}/health",
+        f"{settings.api_url} (OpenAPI {settings.api_url}/docs)",
         env=settings.to_env() | api.to_env(),
-        cwd=PROJECT_ROOT,
         # The feed is generated before the port opens: about 20 s per million events on one core.
         startup_timeout=60.0 + 60.0 * api.sf * api.days,
     )
