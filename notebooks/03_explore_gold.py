@@ -7,11 +7,7 @@
 
 # COMMAND ----------
 
-import os
-import matplotlib
-
-if not os.environ.get("DISPLAY") and "DATABRICKS_RUNTIME_VERSION" not in os.environ:
-    matplotlib.use("Agg")
+# matplotlib picks its backend itself: inline on Databricks and Jupyter, Agg (files only) without a display.
 import matplotlib.pyplot as plt
 
 from infra import zones
