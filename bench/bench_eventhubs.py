@@ -50,7 +50,7 @@ def bench_settings(state_dir: Path, **overrides: object) -> Settings:
         "capture_enabled": False,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]  # pydantic validates the mixed value types
+    return Settings(**values)
 
 
 def sdk_batch_rate(seconds: float) -> float:

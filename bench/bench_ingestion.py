@@ -42,7 +42,7 @@ def bench_settings(state_dir: Path) -> Settings:
         state_dir=state_dir,
         cache_dir=state_dir / "cache",
         capture_window_seconds=1.0,
-        **{name: free_port() for name in ports},  # type: ignore[arg-type]  # pydantic validates the mixed value types
+        **{name: free_port() for name in ports},
     )
 
 

@@ -36,7 +36,7 @@ def make_settings(state_dir: Path, **overrides: object) -> Settings:
         "spark_driver_memory": "2g",
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]  # pydantic validates the mixed value types
+    return Settings(**values)
 
 
 def with_fresh_zones(settings: Settings, **overrides: object) -> Settings:

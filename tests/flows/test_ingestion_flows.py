@@ -133,7 +133,7 @@ def artifact_rows(state: State, key: str) -> list[dict[str, Any]]:
 def snapshot(settings: Settings, zone: str, prefix: str = "") -> dict[str, tuple[int, str | None]]:
     """Path -> (size, etag) of every file under ``prefix``: equal snapshots mean nothing was rewritten."""
     with Lake(settings) as lake:
-        return {e.path: (e.size, e.etag) for e in lake.files(zone, prefix)}  # type: ignore[arg-type]  # zone names come from ZONES as plain strings
+        return {e.path: (e.size, e.etag) for e in lake.files(zone, prefix)}
 
 
 def csv_rows(data: bytes) -> int:

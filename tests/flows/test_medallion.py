@@ -176,16 +176,16 @@ def test_power_bi_measures_match_the_clean_data(runs: Runs) -> None:
     assert {
         "Revenue": measures.revenue,
         "Orders": measures.orders,
-        "Average Order Value": measures.average_order_value.quantize(four),  # type: ignore[union-attr]  # the measures exist for this data (None only for empty gold)
-        "Return Rate": round(measures.return_rate, 4),  # type: ignore[arg-type]  # the measures exist for this data (None only for empty gold)
-        "Average Rating": round(measures.average_rating, 4),  # type: ignore[arg-type]  # the measures exist for this data (None only for empty gold)
+        "Average Order Value": measures.average_order_value.quantize(four),
+        "Return Rate": round(measures.return_rate, 4),
+        "Average Rating": round(measures.average_rating, 4),
         "Review Count": measures.review_count,
     } == {
         "Revenue": expected.revenue,
         "Orders": expected.order_count,
         "Average Order Value": (expected.revenue / expected.net_order_count).quantize(four),
         "Return Rate": round(expected.returned_order_count / expected.order_count, 4),
-        "Average Rating": float(expected.average_rating),  # type: ignore[arg-type]  # the measures exist for this data (None only for empty gold)
+        "Average Rating": float(expected.average_rating),
         "Review Count": expected.review_count,
     }
 

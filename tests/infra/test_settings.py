@@ -50,7 +50,7 @@ def test_container_names_come_from_settings() -> None:
         == "abfs://gold-dev@devstoreaccount1.dfs.core.windows.net/dim_date"
     )
     with pytest.raises(ValueError, match="unknown zone"):
-        settings.container("platinum")  # type: ignore[arg-type]  # a wrong zone on purpose
+        settings.container("platinum")
 
 
 def test_paths_cannot_escape_a_zone() -> None:

@@ -82,7 +82,7 @@ def test_the_jvm_logs_to_the_state_folder_not_the_terminal(
     log = stack_settings.logs_dir / "spark.log"
     before = log.read_text() if log.exists() else ""
     marker = f"lakehouse-log-check-{uuid.uuid4().hex}"
-    spark.sparkContext._jvm.org.apache.logging.log4j.LogManager.getLogger("lakehouse.test").warn(marker)  # type: ignore[union-attr]  # py4j attribute access
+    spark.sparkContext._jvm.org.apache.logging.log4j.LogManager.getLogger("lakehouse.test").warn(marker)
     spark.range(3).withColumn("n", F.row_number().over(Window.orderBy("id"))).collect()
     added = log.read_text()[len(before) :]
     assert f"WARN test: {marker}" in added

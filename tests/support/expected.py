@@ -115,7 +115,7 @@ def expected_gold(generated: Path, days: list[str], as_of: date) -> ExpectedGold
 
 def _scores(values: dict[str, object]) -> dict[str, int]:
     """1 + floor(5 * percent_rank), ranking ascending (worst first); ties share the lowest rank."""
-    ordered = sorted(values.values())  # type: ignore[type-var]  # the values are comparable Decimals
+    ordered = sorted(values.values())
     n = len(ordered)
     first_index: dict[object, int] = {}
     for index, value in enumerate(ordered):

@@ -152,7 +152,7 @@ def test_bad_declarations_raise_clear_errors(spark: SparkSession, lines_df: Data
     with pytest.raises(ValueError, match="snake_case"):
         expect("Bad Name", "id", F.lit(True), "r")
     with pytest.raises(ValueError, match="severity"):
-        expect("x", "id", F.lit(True), "r", severity="fatal")  # type: ignore[arg-type]  # a wrong severity on purpose
+        expect("x", "id", F.lit(True), "r", severity="fatal")
     with pytest.raises(ValueError, match="timezone-aware"):
         expect_not_in_future("at", datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="unique"):

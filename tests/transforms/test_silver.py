@@ -434,7 +434,7 @@ def test_reviews_decode_capture_drop_redeliveries_and_quarantine(spark: SparkSes
             capture_row(5, review_body("R2", rating=7), partition="1"),
             capture_row(6, review_body("R3", reviewed_at="2099-01-01T00:00:00Z"), partition="1"),
             capture_row(7, review_body("R4", product_id="P404"), partition="1"),
-            capture_row(8, review_body(None), partition="1"),  # type: ignore[arg-type]  # a null body on purpose
+            capture_row(8, review_body(None), partition="1"),
             capture_row(9, "not json", partition="1"),
             capture_row(12, None, partition="1"),
         ],

@@ -81,10 +81,10 @@ class LocalTokenCredential:
 class LocalAsyncTokenCredential(LocalTokenCredential):
     """The async flavour (``get_credential(is_async=True)``)."""
 
-    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:  # type: ignore[override]  # the stand-in credential's signature is the async protocol's
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return LocalTokenCredential.get_token(self, *scopes, **kwargs)
 
-    async def close(self) -> None:  # type: ignore[override]  # the stand-in credential's signature is the async protocol's
+    async def close(self) -> None:
         pass
 
     async def __aenter__(self) -> LocalAsyncTokenCredential:

@@ -27,7 +27,7 @@ CLIENT_ID = "6f1c2d3e-0000-4000-8000-00000000c11d"
 
 
 def azure(**overrides: object) -> Settings:
-    return Settings(**{**AZURE, **overrides})  # type: ignore[arg-type]  # pydantic validates the mixed value types
+    return Settings(**{**AZURE, **overrides})
 
 
 def test_azure_profile_needs_an_account() -> None:

@@ -70,7 +70,7 @@ def test_a_crashing_service_reports_its_log(tmp_path: Path) -> None:
 def test_azurite_restart_keeps_the_data(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "state")
     launcher = Launcher(settings.state_dir)
-    key = settings.storage_key.get_secret_value()  # type: ignore[union-attr]  # the local profile always has its key
+    key = settings.storage_key.get_secret_value()
     credential = {"account_name": settings.storage_account, "account_key": key}
     with running(launcher, [azurite_spec(settings)]):
         client = BlobServiceClient(settings.blob_url, credential=credential)

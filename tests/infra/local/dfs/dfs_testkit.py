@@ -50,7 +50,7 @@ def signed_request(
     key: bytes | None = None,
 ) -> RawRequest:
     """A Shared-Key-signed request for ``raw_path`` (already percent-encoded)."""
-    secret = key or base64.b64decode(settings.storage_key.get_secret_value())  # type: ignore[union-attr]  # the local profile always has its key
+    secret = key or base64.b64decode(settings.storage_key.get_secret_value())
     query = query or []
     sent = {"x-ms-version": "2021-12-02", "x-ms-date": http_date(), **(headers or {})}
     if method in ("PUT", "POST", "PATCH"):

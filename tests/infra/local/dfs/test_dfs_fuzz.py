@@ -113,7 +113,7 @@ def _cases(settings: Settings, fs: str, rng: random.Random) -> Iterator[Case]:
     # --- SAS tokens ----------------------------------------------------------------------------------
     sas = generate_account_sas(
         account,
-        settings.storage_key.get_secret_value(),  # type: ignore[union-attr]  # the local profile always has its key
+        settings.storage_key.get_secret_value(),
         ResourceTypes(service=True, file_system=True, object=True),
         AccountSasPermissions(read=True, list=True),
         datetime.now(UTC) + timedelta(hours=1),

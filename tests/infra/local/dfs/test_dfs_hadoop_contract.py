@@ -39,7 +39,7 @@ class HadoopFs:
     name: str  # the filesystem
 
     def path(self, relative: str = "") -> Any:
-        return self.spark._jvm.org.apache.hadoop.fs.Path(f"{self.url}/{relative}")  # type: ignore[attr-defined]  # py4j's JVM view is untyped
+        return self.spark._jvm.org.apache.hadoop.fs.Path(f"{self.url}/{relative}")
 
     def write(self, relative: str, data: bytes, overwrite: bool = False) -> None:
         stream = self.fs.create(self.path(relative), overwrite)
@@ -51,7 +51,7 @@ class HadoopFs:
         try:
             if offset:
                 stream.seek(offset)
-            io = self.spark._jvm.org.apache.hadoop.io.IOUtils  # type: ignore[attr-defined]  # py4j's JVM view is untyped
+            io = self.spark._jvm.org.apache.hadoop.io.IOUtils
             return bytes(io.readFullyToByteArray(stream))
         finally:
             stream.close()
@@ -90,7 +90,7 @@ def fresh(lake_stack: Settings) -> Settings:
 def hadoop(abfs_spark: SparkSession, fresh: Settings) -> Iterator[HadoopFs]:
     name = fresh.container("bronze")
     url = fresh.lake_url("bronze").rstrip("/")
-    jvm = abfs_spark._jvm  # type: ignore[attr-defined]  # py4j's JVM view is untyped
+    jvm = abfs_spark._jvm
     fs = jvm.org.apache.hadoop.fs.Path(url + "/").getFileSystem(abfs_spark._jsc.hadoopConfiguration())
     yield HadoopFs(abfs_spark, fs, url, name)
 
@@ -141,7 +141,7 @@ def test_mkdirs_and_delete(hadoop: HadoopFs):
 def test_mkdirs_without_overwrite_reads_the_existing_resource_type(hadoop: HadoopFs):
     """With ``fs.azure.enable.mkdir.overwrite=false`` the driver sends ``If-None-Match: *`` and takes the
     409 as success only if ``x-ms-existing-resource-type`` says directory."""
-    jvm = hadoop.spark._jvm  # type: ignore[attr-defined]  # py4j's JVM view is untyped
+    jvm = hadoop.spark._jvm
     conf = jvm.org.apache.hadoop.conf.Configuration(hadoop.spark._jsc.hadoopConfiguration())
     conf.set("fs.azure.enable.mkdir.overwrite", "false")
     fs = jvm.org.apache.hadoop.fs.FileSystem.newInstance(jvm.java.net.URI(hadoop.url + "/"), conf)

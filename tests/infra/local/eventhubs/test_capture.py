@@ -50,7 +50,7 @@ def capture(tmp_path: Path, **overrides: object) -> PartitionCapture:
         "skip_empty": True,
     }
     values.update(overrides)
-    return PartitionCapture(**values)  # type: ignore[arg-type]  # pydantic validates the mixed value types
+    return PartitionCapture(**values)
 
 
 def avro_files(root: Path) -> dict[str, list[dict]]:
