@@ -7,6 +7,7 @@ folder, and stopped at the end.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,14 +87,30 @@ def spark(stack_settings: Settings):
     session.stop()
 
 
+# The one ERROR Prefect 3.8.8 logs on SQLite that is not a fault of ours and that it recovers from: a worker's
+# heartbeat reads the pool, then writes, in one deferred transaction, and SQLite refuses the upgrade at once
+# ("database is locked", no busy wait applies) when another write committed in between. The channel closes
+# and the worker reconnects; the next heartbeat lands. Any other ERROR fails the test.
+TOLERATED_ERRORS = (
+    ("Worker channel heartbeat persistence failed", "sqlite3.OperationalError: database is locked"),
+)
+
+
 def server_errors(log: Path) -> list[str]:
-    """ERROR lines (and the traceback lines after them) of a Prefect server's log."""
+    """ERROR entries (first line) of a Prefect server's log, less the tolerated SQLite heartbeat race."""
     if not log.exists():
         return []
+    entries: list[list[str]] = []
+    for line in log.read_text(errors="replace").splitlines():
+        if re.match(r"\d\d:\d\d:\d\d\.\d+ \| ", line):
+            entries.append([line])
+        elif entries:
+            entries[-1].append(line)  # a traceback line of the entry above
     return [
-        line
-        for line in log.read_text(errors="replace").splitlines()
-        if "| ERROR" in line or " ERROR " in line
+        entry[0]
+        for entry in entries
+        if "| ERROR" in entry[0]
+        and not any(first in entry[0] and cause in "\n".join(entry) for first, cause in TOLERATED_ERRORS)
     ]
 
 

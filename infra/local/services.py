@@ -163,8 +163,7 @@ def prefect_env(settings: Settings) -> dict[str, str]:
         "PREFECT_SERVER_API_PORT": str(settings.prefect_port),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-        # SQLite under a busy laptop: wait for a locked database instead of failing a write after 10 s
-        # (seen as "database is locked" on worker heartbeats while Spark held both cores).
+        # SQLite under a busy laptop: statements wait up to 60 s for a locked database (default 10 s).
         "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
         "PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT": "60",
     }

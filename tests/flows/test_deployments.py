@@ -6,6 +6,7 @@ tests/flows/test_schedules.py deploys it to a real server and waits for the sche
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from prefect import Flow
 
@@ -33,3 +34,27 @@ def test_every_deployment_loads_its_flow_and_schedule() -> None:
         deployment = flow.to_deployment(name=spec.name, cron=spec.cron, interval=spec.interval)
         assert len(deployment.schedules) == 1
     assert specs["medallion"].concurrency_limit == specs["lakehouse-daily"].concurrency_limit == 1
+
+
+def test_the_server_log_check_fails_on_errors_and_tolerates_only_the_sqlite_heartbeat_race(
+    tmp_path: Path,
+) -> None:
+    from tests.conftest import server_errors
+
+    log = tmp_path / "prefect.log"
+    channel = "prefect.server.utilities.worker_channel"
+    log.write_text(
+        f"21:00:00.100 | ERROR   | {channel} - Worker channel heartbeat persistence"
+        " failed: work_pool=p worker_name=w\nTraceback (most recent call last):\n"
+        "sqlite3.OperationalError: database is locked\n"
+        "21:00:01.200 | ERROR   | docket.dependencies - schedule_deployments() ...\nTraceback ...\n"
+        "sqlalchemy.exc.InvalidRequestError: Can't evaluate bulk DML statement\n"
+        f"21:00:02.300 | ERROR   | {channel} - Worker channel heartbeat persistence"
+        " failed: work_pool=p worker_name=w\nRuntimeError: Worker channel work pool no longer exists\n"
+        "21:00:03.400 | WARNING | prefect.server - slow\n"
+    )
+    assert server_errors(log) == [
+        "21:00:01.200 | ERROR   | docket.dependencies - schedule_deployments() ...",
+        f"21:00:02.300 | ERROR   | {channel} - Worker channel heartbeat persistence"
+        " failed: work_pool=p worker_name=w",
+    ]
