@@ -150,3 +150,13 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
 
         APILogWorker.drain_all(timeout=10)  # the run logs still queued reach the server before it stops
     assert_no_server_errors(launcher.log_path("prefect"))
+
+
+@pytest.fixture(autouse=True)
+def _no_prefect_env_leaks() -> Iterator[None]:
+    """A test that runs the CLI in-process (its callback sets PREFECT_*) leaves os.environ as it was."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("PREFECT_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("PREFECT_") and k not in before]:
+        del os.environ[key]
+    os.environ.update(before)

@@ -81,6 +81,7 @@ def test_to_env_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_prefect_api_url_is_the_stacks_unless_prefect_api_url_is_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     local = Settings(state_dir=tmp_path, prefect_port=4321)
     assert (local.prefect_api_url, local.prefect_api) == ("http://127.0.0.1:4321/api", None)
     monkeypatch.setenv("PREFECT_API_URL", "https://api.prefect.cloud/api/accounts/a/workspaces/w")
