@@ -5,8 +5,11 @@
 * ``lakehouse-dq-failed``: the medallion emits ``lakehouse.dq.failed`` when an error-severity table check
   fails, naming the run and every failing check. That run ends in the state ``DataQualityFailed`` (type
   FAILED), which the first automation does not match, so a data-quality failure is one message too.
+* ``lakehouse-revenue-anomaly``: the medallion emits ``lakehouse.revenue.anomaly`` when
+  ``mart_revenue_anomalies`` flags a day (a warning-severity check): the run carries on and succeeds, the
+  message names the days.
 
-Both send to the ``lakehouse-alerts`` Custom Webhook block, whose URL is ``Settings.alert_target``: the
+All three send to the ``lakehouse-alerts`` Custom Webhook block, whose URL is ``Settings.alert_target``: the
 stack's own receiver locally, a Slack/Teams/any webhook on Azure (``LAKEHOUSE_ALERT_WEBHOOK_URL``).
 """
 
@@ -27,6 +30,8 @@ RUN_FAILED = "lakehouse-run-failed"
 DQ_FAILED = "lakehouse-dq-failed"
 DQ_EVENT = "lakehouse.dq.failed"
 DQ_FAILED_STATE = "DataQualityFailed"
+REVENUE_ANOMALY = "lakehouse-revenue-anomaly"
+REVENUE_ANOMALY_EVENT = "lakehouse.revenue.anomaly"
 
 RUN_FAILED_BODY = (
     "Flow run '{{ flow_run.name }}' of flow '{{ flow.name }}' (deployment '{{ deployment.name }}') ended "
@@ -34,6 +39,11 @@ RUN_FAILED_BODY = (
 )
 DQ_FAILED_BODY = (
     "Data quality failed in {{ event.resource['prefect.resource.name'] }} "
+    "(flow run {{ event.payload.flow_run_id }}): {{ event.payload.summary }}"
+)
+
+REVENUE_ANOMALY_BODY = (
+    "Revenue anomaly in {{ event.resource['prefect.resource.name'] }} "
     "(flow run {{ event.payload.flow_run_id }}): {{ event.payload.summary }}"
 )
 
@@ -69,7 +79,7 @@ def _on_each(expect: set[str], match: dict[str, str | list[str]], **related: str
 
 
 def alert_automations(block_id: UUID) -> list[Automation]:
-    """The two automations, as Prefect objects (not yet created)."""
+    """The three automations, as Prefect objects (not yet created)."""
     run_failed = {"prefect.flow-run.Failed", "prefect.flow-run.Crashed", "prefect.flow-run.TimedOut"}
     return [
         _automation(
@@ -88,11 +98,19 @@ def alert_automations(block_id: UUID) -> list[Automation]:
             "lakehouse: data quality failed ({{ event.payload.failed_checks }} checks)",
             DQ_FAILED_BODY,
         ),
+        _automation(
+            block_id,
+            REVENUE_ANOMALY,
+            "The medallion flagged a day's revenue outside its expected band (a warning).",
+            _on_each({REVENUE_ANOMALY_EVENT}, {"prefect.resource.id": "lakehouse.revenue.*"}),
+            "lakehouse: revenue anomaly ({{ event.payload.anomalous_days }} days)",
+            REVENUE_ANOMALY_BODY,
+        ),
     ]
 
 
 def configure_alerts(settings: Settings) -> list[str]:
-    """Create (or replace) the block and both automations; returns the automation names."""
+    """Create (or replace) the block and every automation; returns the automation names."""
     block = save_alerts_block(settings)
     block_id = block._block_document_id
     if block_id is None:  # save() sets it

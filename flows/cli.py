@@ -140,6 +140,9 @@ def generate(
     days: Annotated[int, typer.Option(help="Number of daily batches (day 0 = initial load).")] = 1,
     bad_fraction: Annotated[float, typer.Option(help="Fraction of deliberately bad records.")] = 0.02,
     start: Annotated[str, typer.Option(help="Date of day 0 (YYYY-MM-DD).")] = "2026-01-01",
+    anomaly_date: Annotated[
+        str | None, typer.Option(help="Make this UTC date (YYYY-MM-DD) a known revenue spike.")
+    ] = None,
 ) -> None:
     """Write synthetic e-commerce data (CSV + JSON lines) and the bad-record manifest."""
     from datetime import date
@@ -150,9 +153,19 @@ def generate(
         start_date = date.fromisoformat(start)
     except ValueError as exc:
         raise _fail(f"--start {start!r} is not a date; use YYYY-MM-DD, e.g. 2026-01-01") from exc
+    try:
+        spike = date.fromisoformat(anomaly_date) if anomaly_date else None
+    except ValueError as exc:
+        raise _fail(f"--anomaly-date {anomaly_date!r} is not a date; use YYYY-MM-DD") from exc
     with console.status(f"generating SF{sf} x {days} day(s) into {out}"):
         summary = run_generator(
-            out=out, sf=sf, seed=seed, days=days, bad_fraction=bad_fraction, start=start_date
+            out=out,
+            sf=sf,
+            seed=seed,
+            days=days,
+            bad_fraction=bad_fraction,
+            start=start_date,
+            anomaly_date=spike,
         )
     console.print(f"wrote {out}: {summary}")
 

@@ -27,13 +27,15 @@ from prefect.states import Failed
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from flows.alerts import DQ_EVENT, DQ_FAILED_STATE
+from flows.alerts import DQ_EVENT, DQ_FAILED_STATE, REVENUE_ANOMALY_EVENT
 from infra import zones
 from infra.settings import Settings, get_settings
 from infra.spark import build_spark_session
 from infra.storage import delta_io
-from transforms import checks, gold, silver
+from transforms import analytics, checks, gold, silver
 from transforms.catalog import GOLD, GOLD_TABLES, SCD2_HISTORY, SILVER, SILVER_KEYS, SILVER_TABLES, ZORDER
+from transforms.checks import REVENUE_ANOMALY_CHECK
+from transforms.gold_schemas import PROFILES_SCHEMA
 from transforms.silver_schemas import DQ_RESULTS_SCHEMA, LOAD_BALANCE_SCHEMA, SILVER_CUSTOMER_HISTORY_SCHEMA
 
 __all__ = ["GOLD_TABLES", "SILVER_KEYS", "DataQualityError", "EntityLoad", "MedallionResult", "medallion"]
@@ -141,6 +143,10 @@ def build_gold(as_of: datetime) -> dict[str, int]:
         df = delta_io.read_delta_if_exists(spark, zones.gold_url(settings, table))
         return df.localCheckpoint() if df is not None else None
 
+    def written(table: str) -> DataFrame:
+        """A gold table written earlier in this loop (the analytics marts come last in the catalog)."""
+        return delta_io.read_delta(spark, zones.gold_url(settings, table))
+
     orders_df, lines_df = read_silver("orders"), read_silver("order_lines")
     dim_customer_df = gold.dim_customer(read_silver(SCD2_HISTORY), current("dim_customer")).localCheckpoint()
     dim_product_df = gold.dim_product(read_silver("products"), current("dim_product")).localCheckpoint()
@@ -167,6 +173,13 @@ def build_gold(as_of: datetime) -> dict[str, int]:
         "mart_rfm": lambda: gold.mart_rfm(fact_sales_df, dim_customer_df, as_of.date()),
         "mart_product_rating": lambda: gold.mart_product_rating(fact_reviews_df, dim_product_df),
         "mart_funnel": lambda: gold.mart_funnel(fact_events_df),
+        "mart_customer_360": lambda: analytics.mart_customer_360(
+            fact_sales_df, fact_reviews_df, dim_customer_df, written("mart_rfm")
+        ),
+        "mart_revenue_anomalies": lambda: analytics.mart_revenue_anomalies(written("mart_daily_region")),
+        "mart_finance_monthly": lambda: analytics.mart_finance_monthly(
+            read_silver("finance_entries"), written("mart_monthly_revenue")
+        ),
     }
     counts: dict[str, int] = {}
     for name in GOLD_TABLES:
@@ -271,6 +284,7 @@ def medallion(
         if changed or not gold_exists:
             gold_rows = build_gold(as_of)
             checks = check_quality(run_id, loads, max_quarantine_fraction)
+            profile_tables(run_id)
             if run_maintenance:
                 maintain(vacuum_retention_hours)
         else:
@@ -281,6 +295,10 @@ def medallion(
     # Row-level failures are handled by quarantine; a failed table-level error check fails the run, in the
     # state DataQualityFailed, after one `lakehouse.dq.failed` event (the alert names the run and checks).
     breaches = [c for c in checks if c["severity"] == "error" and c["failed_count"]]
+    # A flagged revenue day is a warning: one `lakehouse.revenue.anomaly` event, and the run goes on.
+    anomalies = [c for c in checks if c["expectation"] == REVENUE_ANOMALY_CHECK and c["failed_count"]]
+    if anomalies:
+        announce_revenue_anomaly(run_id, anomalies[0])
     if breaches:
         error = DataQualityError(
             f"error-severity checks failed (see gold/_ops/dq_results, run {run_id}): {_describe(breaches)}"
@@ -314,6 +332,53 @@ def announce_dq_failure(run_id: str, breaches: list[dict]) -> None:
             "summary": _describe(breaches),
         },
     )
+
+
+@task(cache_policy=NO_CACHE, task_run_name="revenue-anomaly-alert")
+def announce_revenue_anomaly(run_id: str, result: dict) -> None:
+    """Emit ``lakehouse.revenue.anomaly`` naming the flagged days (``lakehouse-revenue-anomaly`` notifies)."""
+    run_name = flow_run_runtime.name or run_id
+    days = list(result["sample_keys"])
+    get_run_logger().warning("revenue anomaly on %s day(s): %s", result["failed_count"], "; ".join(days))
+    emit_event(
+        event=REVENUE_ANOMALY_EVENT,
+        resource={"prefect.resource.id": f"lakehouse.revenue.{run_id}", "prefect.resource.name": run_name},
+        related=[{"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.role": "flow-run"}]
+        if not run_id.startswith("adhoc-")
+        else None,
+        payload={
+            "flow_run_id": run_id,
+            "flow_run_name": run_name,
+            "anomalous_days": result["failed_count"],
+            "days": days,
+            "summary": f"{result['failed_count']} day(s) outside the expected band: {'; '.join(days)}",
+        },
+    )
+
+
+@task(cache_policy=NO_CACHE, task_run_name="profiles")
+def profile_tables(run_id: str) -> int:
+    """Profile every silver and gold table into gold/_ops/profiles (this run's rows) and an artifact."""
+    settings = get_settings()
+    spark = spark_session(settings)
+    urls = {("silver", t): zones.silver_url(settings, t) for t in (*SILVER_KEYS, SCD2_HISTORY)}
+    urls |= {("gold", t): zones.gold_url(settings, t) for t in GOLD_TABLES}
+    rows = [
+        row
+        for (zone, table), url in urls.items()
+        if delta_io.is_delta_table(spark, url)
+        for row in analytics.profile_table(
+            delta_io.read_delta(spark, url), zone=zone, table_name=table, run_id=run_id
+        ).collect()
+    ]
+    profiles_df = spark.createDataFrame(rows, PROFILES_SCHEMA)
+    delta_io.replace_where(profiles_df, zones.ops_url(settings, "profiles"), delta_io.equals(run_id=run_id))
+    create_markdown_artifact(
+        key="medallion-profiles",
+        markdown=analytics.profiles_markdown([r.asDict() for r in rows], run_id),
+        description="Per-table profiles of silver and gold (gold/_ops/profiles)",
+    )
+    return len({(r.zone, r.table_name) for r in rows})
 
 
 @task(cache_policy=NO_CACHE, task_run_name="gold-row-counts")

@@ -33,6 +33,7 @@ OPS_ZONE: dict[str, Literal["silver", "gold"]] = {
     "processed_files": "silver",  # the bronze files each silver entity has merged
     "load_balance": "silver",  # bronze = silver + quarantined + duplicates, per load
     "dq_results": "gold",  # one row per run, table and check
+    "profiles": "gold",  # one row per run, profiled table and column
 }
 
 
@@ -59,7 +60,7 @@ def gold_url(settings: Settings, table: str) -> str:
 
 
 def ops_url(settings: Settings, table: str) -> str:
-    """An operational table (``processed_files``, ``load_balance``, ``dq_results``) under ``_ops/``."""
+    """An operational table under ``_ops/`` (one of ``OPS_ZONE``: its zone decides where)."""
     if table not in OPS_ZONE:
         raise ValueError(f"unknown operational table {table!r}; expected one of {', '.join(OPS_ZONE)}")
     return settings.lake_url(OPS_ZONE[table], OPS, table)

@@ -2,7 +2,7 @@
 # MAGIC %md
 # MAGIC # 02 · Silver -> Gold
 # MAGIC Builds the star schema and the KPI marts from silver with the flow's pure transforms
-# MAGIC (`transforms/gold.py`): SCD2 `dim_customer`, `dim_product`, `dim_date`, the facts and the marts, and
+# MAGIC (`transforms/gold.py`, `transforms/analytics.py`): SCD2 `dim_customer`, `dim_product`, `dim_date`, the facts and the marts, and
 # MAGIC holds them against the gold tables the `medallion` flow wrote (Delta at reader 1 / writer 2, which
 # MAGIC Power BI reads with `DeltaLake.Table`). It writes nothing.
 
@@ -14,7 +14,7 @@ from infra import zones
 from infra.settings import get_settings
 from infra.spark import build_spark_session
 from infra.storage import delta_io
-from transforms import gold
+from transforms import analytics, gold
 from transforms.catalog import GOLD_TABLES, SCD2_HISTORY
 
 settings = get_settings()
@@ -50,6 +50,14 @@ built = {
     "mart_rfm": gold.mart_rfm(fact_sales, dim_customer, as_of.date()),
     "mart_product_rating": gold.mart_product_rating(fact_reviews, dim_product),
     "mart_funnel": gold.mart_funnel(fact_events),
+    # The analytics marts read the core marts as the flow does: from the gold tables written before them.
+    "mart_customer_360": analytics.mart_customer_360(
+        fact_sales, fact_reviews, dim_customer, written("mart_rfm")
+    ),
+    "mart_revenue_anomalies": analytics.mart_revenue_anomalies(written("mart_daily_region")),
+    "mart_finance_monthly": analytics.mart_finance_monthly(
+        silver_df("finance_entries"), written("mart_monthly_revenue")
+    ),
 }
 gold_rows = {table: built[table].count() for table in GOLD_TABLES}
 for table in GOLD_TABLES:

@@ -23,7 +23,16 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from transforms.contract import APP_EVENTS, COLUMNS, CUSTOMERS, ORDER_LINES, ORDERS, PRODUCTS, REVIEWS
+from transforms.contract import (
+    APP_EVENTS,
+    COLUMNS,
+    CUSTOMERS,
+    FINANCE_ENTRIES,
+    ORDER_LINES,
+    ORDERS,
+    PRODUCTS,
+    REVIEWS,
+)
 
 CORRUPT_RECORD_COLUMN = "_corrupt_record"
 
@@ -56,6 +65,7 @@ CUSTOMERS_CSV_SCHEMA = _all_strings(*COLUMNS[CUSTOMERS])
 PRODUCTS_CSV_SCHEMA = _all_strings(*COLUMNS[PRODUCTS])
 ORDERS_CSV_SCHEMA = _all_strings(*COLUMNS[ORDERS])
 ORDER_LINES_CSV_SCHEMA = _all_strings(*COLUMNS[ORDER_LINES])
+FINANCE_ENTRIES_CSV_SCHEMA = _all_strings(*COLUMNS[FINANCE_ENTRIES])
 
 # --- reviews: Event Hubs Capture Avro envelope, Body = one review as JSON -----------------------------
 # spark-avro maps the Capture unions [long, double, string, bytes(, null)] to structs member0..member3.
@@ -94,6 +104,7 @@ BRONZE_CUSTOMERS_SCHEMA = _with_metadata(CUSTOMERS_CSV_SCHEMA)
 BRONZE_PRODUCTS_SCHEMA = _with_metadata(PRODUCTS_CSV_SCHEMA)
 BRONZE_ORDERS_SCHEMA = _with_metadata(ORDERS_CSV_SCHEMA)
 BRONZE_ORDER_LINES_SCHEMA = _with_metadata(ORDER_LINES_CSV_SCHEMA)
+BRONZE_FINANCE_ENTRIES_SCHEMA = _with_metadata(FINANCE_ENTRIES_CSV_SCHEMA)
 BRONZE_REVIEWS_SCHEMA = _with_metadata(CAPTURE_AVRO_SCHEMA)
 BRONZE_APP_EVENTS_SCHEMA = _with_metadata(APP_EVENTS_PARQUET_SCHEMA)
 
@@ -101,5 +112,6 @@ CUSTOMERS_COLUMNS = data_columns(CUSTOMERS_CSV_SCHEMA)
 PRODUCTS_COLUMNS = data_columns(PRODUCTS_CSV_SCHEMA)
 ORDERS_COLUMNS = data_columns(ORDERS_CSV_SCHEMA)
 ORDER_LINES_COLUMNS = data_columns(ORDER_LINES_CSV_SCHEMA)
+FINANCE_ENTRIES_COLUMNS = data_columns(FINANCE_ENTRIES_CSV_SCHEMA)
 REVIEW_COLUMNS = data_columns(REVIEW_JSON_SCHEMA)
 APP_EVENTS_COLUMNS = data_columns(APP_EVENTS_PARQUET_SCHEMA)

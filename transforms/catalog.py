@@ -17,6 +17,7 @@ from transforms.bronze_schemas import (
     APP_EVENTS_PARQUET_SCHEMA,
     CAPTURE_AVRO_SCHEMA,
     CUSTOMERS_CSV_SCHEMA,
+    FINANCE_ENTRIES_CSV_SCHEMA,
     ORDER_LINES_CSV_SCHEMA,
     ORDERS_CSV_SCHEMA,
     PRODUCTS_CSV_SCHEMA,
@@ -26,6 +27,7 @@ from transforms.checks import (
     key_known,
     key_not_null,
     keys_unique,
+    no_revenue_anomaly,
     relationship,
     revenue_matches_net_lines,
 )
@@ -33,6 +35,7 @@ from transforms.gold_schemas import GOLD_SCHEMAS
 from transforms.silver_schemas import (
     SILVER_APP_EVENTS_SCHEMA,
     SILVER_CUSTOMERS_SCHEMA,
+    SILVER_FINANCE_ENTRIES_SCHEMA,
     SILVER_ORDER_LINES_SCHEMA,
     SILVER_ORDERS_SCHEMA,
     SILVER_PRODUCTS_SCHEMA,
@@ -141,6 +144,13 @@ SILVER_TABLES: tuple[SilverTable, ...] = (
         APP_EVENTS_PARQUET_SCHEMA,
         SILVER_APP_EVENTS_SCHEMA,
     ),
+    _silver(
+        contract.FINANCE_ENTRIES,
+        "one row per finance ledger entry (revenue or expense)",
+        "csv",
+        FINANCE_ENTRIES_CSV_SCHEMA,
+        SILVER_FINANCE_ENTRIES_SCHEMA,
+    ),
 )
 SILVER: dict[str, SilverTable] = {t.name: t for t in SILVER_TABLES}
 SILVER_KEYS: dict[str, tuple[str, ...]] = {t.name: t.keys for t in SILVER_TABLES}
@@ -182,6 +192,22 @@ GOLD_TABLES_SPEC: tuple[GoldTable, ...] = (
     GoldTable("mart_rfm", "one row per customer with a net order"),
     GoldTable("mart_product_rating", "one row per product"),
     GoldTable("mart_funnel", "one row per day and device"),
+    # Analytics marts (transforms/analytics.py); the medallion builds them from the tables above.
+    GoldTable(
+        "mart_customer_360",
+        "one row per customer (current version)",
+        checks=(keys_unique(("customer_id",)), relationship("customer_key", "dim_customer", "customer_key")),
+    ),
+    GoldTable(
+        "mart_revenue_anomalies",
+        "one row per day from the first to the last order date",
+        checks=(keys_unique(("order_date",)), no_revenue_anomaly()),
+    ),
+    GoldTable(
+        "mart_finance_monthly",
+        "one row per month with a finance entry or a sale",
+        checks=(keys_unique(("month_start_date",)),),
+    ),
 )
 GOLD: dict[str, GoldTable] = {t.name: t for t in GOLD_TABLES_SPEC}
 GOLD_TABLES: tuple[str, ...] = tuple(GOLD_SCHEMAS)
@@ -192,6 +218,7 @@ OPS_TABLES: dict[str, Literal["silver", "gold"]] = {
     "processed_files": "silver",
     "load_balance": "silver",
     "dq_results": "gold",
+    "profiles": "gold",
 }
 
 if tuple(t.name for t in GOLD_TABLES_SPEC) != GOLD_TABLES:  # pragma: no cover - a catalog edit gone wrong

@@ -19,6 +19,7 @@ from transforms.expectations import Severity
 
 UNKNOWN_KEY = -1
 SAMPLES = 5
+REVENUE_ANOMALY_CHECK = "revenue_within_expected_band"
 
 
 @dataclass(frozen=True)
@@ -151,3 +152,18 @@ def run_checks(
                 )
             )
     return rows
+
+
+def no_revenue_anomaly() -> TableCheck:
+    """A day of ``mart_revenue_anomalies`` outside its expected band: a warning (samples = the dates)."""
+
+    def evaluate(mart_df: DataFrame, _: Mapping[str, DataFrame]) -> CheckOutcome:
+        flagged_df = mart_df.where(F.col("is_anomaly"))
+        samples = tuple(
+            f"{r.order_date}: {r.revenue} outside [{r.lower_bound}, {r.upper_bound}]"
+            for r in flagged_df.orderBy("order_date").limit(SAMPLES).collect()
+        )
+        failed = flagged_df.count()
+        return CheckOutcome(mart_df.count() - failed, failed, samples)
+
+    return TableCheck(REVENUE_ANOMALY_CHECK, "warn", evaluate, "no day's revenue is an anomaly")

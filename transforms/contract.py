@@ -20,8 +20,17 @@ ORDERS: Final = "orders"
 ORDER_LINES: Final = "order_lines"
 REVIEWS: Final = "reviews"
 APP_EVENTS: Final = "app_events"
+FINANCE_ENTRIES: Final = "finance_entries"
 
-ENTITIES: Final[tuple[str, ...]] = (CUSTOMERS, PRODUCTS, ORDERS, ORDER_LINES, REVIEWS, APP_EVENTS)
+ENTITIES: Final[tuple[str, ...]] = (
+    CUSTOMERS,
+    PRODUCTS,
+    ORDERS,
+    ORDER_LINES,
+    REVIEWS,
+    APP_EVENTS,
+    FINANCE_ENTRIES,
+)
 """All entities, in the order the generator produces (and writes) them each day."""
 
 COLUMNS: Final[dict[str, tuple[str, ...]]] = {
@@ -49,6 +58,7 @@ COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "device",
         "occurred_at",
     ),
+    FINANCE_ENTRIES: ("entry_id", "kind", "category", "amount", "note", "booked_at"),
 }
 
 KEY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
@@ -58,9 +68,10 @@ KEY_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     ORDER_LINES: ("order_id", "line_number"),
     REVIEWS: ("review_id",),
     APP_EVENTS: ("event_id",),
+    FINANCE_ENTRIES: ("entry_id",),
 }
 
-CSV_ENTITIES: Final[frozenset[str]] = frozenset({CUSTOMERS, PRODUCTS, ORDERS, ORDER_LINES})
+CSV_ENTITIES: Final[frozenset[str]] = frozenset({CUSTOMERS, PRODUCTS, ORDERS, ORDER_LINES, FINANCE_ENTRIES})
 """Entities delivered as CSV batch files; the others are JSON lines (reviews, app_events)."""
 
 ID_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
@@ -70,6 +81,7 @@ ID_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
     "review_id": re.compile(r"R\d{8}"),
     "event_id": re.compile(r"[0-9a-f]{32}"),
     "session_id": re.compile(r"[0-9a-f]{32}"),
+    "entry_id": re.compile(r"F\d{8}"),
 }
 
 REGIONS: Final = ("EMEA", "AMER", "APAC")
@@ -79,6 +91,12 @@ STATUSES: Final = ("placed", "shipped", "delivered", "cancelled", "returned")
 CHANNELS: Final = ("web", "mobile", "partner")
 EVENT_TYPES: Final = ("page_view", "search", "add_to_cart", "checkout", "purchase")
 DEVICES: Final = ("desktop", "mobile", "tablet")
+FINANCE_KINDS: Final = ("revenue", "expense")
+FINANCE_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
+    "revenue": ("sales", "services", "licensing"),
+    "expense": ("payroll", "marketing", "hosting", "logistics", "office"),
+}
+"""Per finance kind, the categories its entries may carry."""
 
 # Defect kinds (the manifest's `defect` column).
 EXACT_DUPLICATE: Final = "exact_duplicate"
@@ -118,6 +136,12 @@ DEFECTS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         (NULL_KEY, "event_id"),
         (FUTURE_EVENT, "occurred_at"),
         (LATE_EVENT, "occurred_at"),
+    ),
+    FINANCE_ENTRIES: (
+        (EXACT_DUPLICATE, ""),
+        (NULL_KEY, "entry_id"),
+        (UNPARSEABLE_NUMBER, "amount"),
+        (UNPARSEABLE_DATE, "booked_at"),
     ),
 }
 """Per entity, the defect kinds it can carry and the field each one affects (empty for duplicates)."""

@@ -8,6 +8,7 @@ averages as ``decimal(9,4)``. Surrogate keys are ints; ``-1`` is the unknown mem
 from __future__ import annotations
 
 from pyspark.sql.types import (
+    ArrayType,
     BooleanType,
     DataType,
     DateType,
@@ -168,6 +169,45 @@ MART_FUNNEL_SCHEMA = _schema(
     ("view_to_purchase_rate", RATE_TYPE),
 )
 
+# --- analytics marts (transforms/analytics.py) ---------------------------------------------------------
+MART_CUSTOMER_360_SCHEMA = _schema(
+    ("customer_key", IntegerType()),  # the customer's current version in dim_customer
+    ("customer_id", StringType()),
+    ("segment", StringType()),
+    ("region", StringType()),
+    ("lifetime_value", MONEY_TYPE),
+    ("purchase_count", LongType()),
+    ("first_order_date", DateType()),
+    ("last_order_date", DateType()),
+    ("average_order_value", MONEY_TYPE),
+    ("rfm_segment", StringType()),
+    ("review_count", LongType()),
+    ("average_rating", RATE_TYPE),
+)
+MART_REVENUE_ANOMALIES_SCHEMA = _schema(
+    ("date_key", IntegerType()),
+    ("order_date", DateType()),
+    ("revenue", MONEY_TYPE),
+    ("window_days", IntegerType()),  # days of history in the trailing window
+    ("expected_revenue", MONEY_TYPE),
+    ("lower_bound", MONEY_TYPE),
+    ("upper_bound", MONEY_TYPE),
+    ("is_anomaly", BooleanType()),
+)
+MART_FINANCE_MONTHLY_SCHEMA = _schema(
+    ("date_key", IntegerType()),  # first day of the month
+    ("month_start_date", DateType()),
+    ("year", IntegerType()),
+    ("month", IntegerType()),
+    ("entry_count", LongType()),
+    ("revenue", MONEY_TYPE),
+    ("expenses", MONEY_TYPE),
+    ("margin", MONEY_TYPE),
+    ("margin_rate", RATE_TYPE),
+    ("sales_revenue", MONEY_TYPE),  # mart_monthly_revenue.revenue of the month (0 if none)
+    ("revenue_difference", MONEY_TYPE),  # revenue - sales_revenue: booked vs. sold
+)
+
 GOLD_SCHEMAS: dict[str, StructType] = {
     "dim_customer": DIM_CUSTOMER_SCHEMA,
     "dim_product": DIM_PRODUCT_SCHEMA,
@@ -180,4 +220,22 @@ GOLD_SCHEMAS: dict[str, StructType] = {
     "mart_rfm": MART_RFM_SCHEMA,
     "mart_product_rating": MART_PRODUCT_RATING_SCHEMA,
     "mart_funnel": MART_FUNNEL_SCHEMA,
+    "mart_customer_360": MART_CUSTOMER_360_SCHEMA,
+    "mart_revenue_anomalies": MART_REVENUE_ANOMALIES_SCHEMA,
+    "mart_finance_monthly": MART_FINANCE_MONTHLY_SCHEMA,
 }
+
+# --- operational: gold/_ops/profiles, one row per (run, table, column) -----------------------------------
+PROFILES_SCHEMA = _schema(
+    ("run_id", StringType()),
+    ("zone", StringType()),
+    ("table_name", StringType()),
+    ("column_name", StringType()),
+    ("data_type", StringType()),
+    ("row_count", LongType()),
+    ("null_count", LongType()),
+    ("approx_distinct_count", LongType()),
+    ("min_value", StringType()),
+    ("max_value", StringType()),
+    ("top_values", ArrayType(StringType(), True)),
+)

@@ -39,6 +39,7 @@ from transforms.bronze_schemas import (
     CAPTURE_PARTITION_PATTERN,
     CORRUPT_RECORD_COLUMN,
     CUSTOMERS_COLUMNS,
+    FINANCE_ENTRIES_COLUMNS,
     ORDER_LINES_COLUMNS,
     ORDERS_COLUMNS,
     PRODUCTS_COLUMNS,
@@ -63,6 +64,7 @@ from transforms.silver_schemas import (
     SILVER_APP_EVENTS_SCHEMA,
     SILVER_CUSTOMER_HISTORY_SCHEMA,
     SILVER_CUSTOMERS_SCHEMA,
+    SILVER_FINANCE_ENTRIES_SCHEMA,
     SILVER_ORDER_LINES_SCHEMA,
     SILVER_ORDERS_SCHEMA,
     SILVER_PRODUCTS_SCHEMA,
@@ -77,6 +79,8 @@ CHANNELS = contract.CHANNELS
 REGIONS = contract.REGIONS
 EVENT_TYPES = contract.EVENT_TYPES
 DEVICES = contract.DEVICES
+FINANCE_KINDS = contract.FINANCE_KINDS
+FINANCE_CATEGORIES = tuple(sorted({c for cats in contract.FINANCE_CATEGORIES.values() for c in cats}))
 
 # ISO 8601 UTC as the contract writes it (2025-03-04T05:06:07Z); fractions and offsets are tolerated.
 ISO_TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS]XXX"
@@ -420,6 +424,50 @@ def standardize_app_events(bronze_df: DataFrame, *, as_of: datetime, run_id: str
     )
 
 
+def finance_entry_expectations() -> list[Expectation]:
+    """Checks of silver finance entries, in evaluation order; a category must belong to its kind."""
+    category_of_kind = F.lit(False)
+    for kind, categories in contract.FINANCE_CATEGORIES.items():
+        category_of_kind = category_of_kind | ((F.col("kind") == kind) & F.col("category").isin(*categories))
+    return [
+        _expect_record_parseable(),
+        expect_not_null("entry_id"),
+        expect_accepted_values("kind", FINANCE_KINDS),
+        expect(
+            "category_of_kind",
+            ("kind", "category"),
+            category_of_kind,
+            "category is missing or not a category of the entry's kind",
+        ),
+        _expect_parseable("amount"),
+        expect("amount_not_negative", "amount", F.col("amount") >= 0, "amount is negative"),
+        _expect_parseable("booked_at"),
+    ]
+
+
+def standardize_finance_entries(bronze_df: DataFrame, *, run_id: str) -> StandardizeResult:
+    """One row per entry_id: revenue and expense ledger entries (a re-sent entry: the latest ingestion)."""
+    typed_df = _prepare(bronze_df, FINANCE_ENTRIES_COLUMNS).select(
+        _text("entry_id").alias("entry_id"),
+        F.lower(_text("kind")).alias("kind"),
+        F.lower(_text("category")).alias("category"),
+        _text("amount").try_cast(MONEY_TYPE).alias("amount"),
+        F.col(f"{_RAW}.note").alias("note"),
+        _timestamp("booked_at").alias("booked_at"),
+        utc_date(_timestamp("booked_at")).alias("booked_date"),
+        *_CARRIED_COLUMNS,
+    )
+    return _finish(
+        typed_df,
+        table_name="finance_entries",
+        expectations=finance_entry_expectations(),
+        key_columns=("entry_id",),
+        latest_first=(),
+        run_id=run_id,
+        schema=SILVER_FINANCE_ENTRIES_SCHEMA,
+    )
+
+
 # --- customers, SCD Type 2 -----------------------------------------------------------------------------
 def standardize(
     entity: str,
@@ -452,6 +500,8 @@ def standardize(
         )
     if entity == contract.APP_EVENTS:
         return standardize_app_events(bronze_df, as_of=as_of, run_id=run_id)
+    if entity == contract.FINANCE_ENTRIES:
+        return standardize_finance_entries(bronze_df, run_id=run_id)
     known = ", ".join(contract.ENTITIES)
     raise ValueError(f"no standardize transform for {entity!r}; expected one of {known}")
 

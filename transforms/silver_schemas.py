@@ -117,6 +117,16 @@ SILVER_APP_EVENTS_SCHEMA = _schema(
     ("occurred_at", TimestampType()),
     ("occurred_date", DateType()),
 )
+# Finance ledger entries (EUR): ``amount`` is not negative, ``kind`` says whether it is revenue or an expense.
+SILVER_FINANCE_ENTRIES_SCHEMA = _schema(
+    ("entry_id", StringType()),
+    ("kind", StringType()),
+    ("category", StringType()),
+    ("amount", MONEY_TYPE),
+    ("note", StringType()),
+    ("booked_at", TimestampType()),
+    ("booked_date", DateType()),
+)
 
 # One row per rejected bronze record: the first expectation it failed and the record as it arrived.
 QUARANTINE_SCHEMA = StructType(
@@ -164,5 +174,6 @@ SILVER_ORDERS_COLUMNS = columns(SILVER_ORDERS_SCHEMA)
 SILVER_ORDER_LINES_COLUMNS = columns(SILVER_ORDER_LINES_SCHEMA)
 SILVER_REVIEWS_COLUMNS = columns(SILVER_REVIEWS_SCHEMA)
 SILVER_APP_EVENTS_COLUMNS = columns(SILVER_APP_EVENTS_SCHEMA)
+SILVER_FINANCE_ENTRIES_COLUMNS = columns(SILVER_FINANCE_ENTRIES_SCHEMA)
 QUARANTINE_COLUMNS = columns(QUARANTINE_SCHEMA)
 DQ_RESULTS_COLUMNS = columns(DQ_RESULTS_SCHEMA)

@@ -1,4 +1,4 @@
-"""``python -m ingestion.synthetic --sf 0.01 --seed 7 --out <dir> [--days N] [--bad-fraction F]``."""
+"""``python -m ingestion.synthetic --sf 0.01 --seed 7 --out <dir> [--days N] [--anomaly-date D] ...``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--bad-fraction", type=float, default=0.02, help="fraction of bad records per entity")
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1), help="date of day 0")
+    parser.add_argument(
+        "--anomaly-date",
+        type=date.fromisoformat,
+        default=None,
+        help="make this UTC date a revenue spike (order-line quantities x --anomaly-factor)",
+    )
+    parser.add_argument("--anomaly-factor", type=int, default=10, help="quantity multiplier of the spike")
     return parser
 
 
@@ -58,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
             bad_fraction=args.bad_fraction,
             start=args.start,
             progress=advance,
+            anomaly_date=args.anomaly_date,
+            anomaly_factor=args.anomaly_factor,
         )
     elapsed = time.perf_counter() - began
     table = Table(title=f"SF{args.sf:g}, seed {args.seed}, {args.days} day(s) -> {args.out}")

@@ -82,6 +82,12 @@ class GenerationSummary:
             "days": self.config.days,
             "bad_fraction": self.config.bad_fraction,
             "start": self.config.start.isoformat(),
+            # Only with the option set, so that summaries without it stay as they were.
+            **(
+                {"anomaly_date": anomaly.isoformat(), "anomaly_factor": self.config.anomaly_factor}
+                if (anomaly := self.config.anomaly_date)
+                else {}
+            ),
             "total_rows": self.rows(),
             "entities": entities,
         }
@@ -121,6 +127,8 @@ def iter_batches(config: Config, entities: frozenset[str] = frozenset(c.ENTITIES
                 yield world.reviews(day, purchases)
         if c.APP_EVENTS in entities:
             yield world.app_events(day)
+        if c.FINANCE_ENTRIES in entities:
+            yield world.finance_entries(day)
 
 
 def generate(
@@ -131,14 +139,26 @@ def generate(
     bad_fraction: float = 0.02,
     start: date = date(2026, 1, 1),
     progress: ProgressCallback | None = None,
+    anomaly_date: date | None = None,
+    anomaly_factor: int = 10,
 ) -> GenerationSummary:
     """Write the synthetic sources for ``days`` batch dates from ``start`` into ``out``.
 
     Same ``(sf, seed, days, bad_fraction, start)`` -> byte-identical files. Files of this run are
     overwritten; other files in ``out`` are left alone. Returns the counts also written to
-    ``summary.json``; ``manifest.csv`` lists every deliberately bad record.
+    ``summary.json``; ``manifest.csv`` lists every deliberately bad record. ``anomaly_date`` makes that
+    UTC date a revenue spike (order-line quantities x ``anomaly_factor``), which gold's
+    ``mart_revenue_anomalies`` must flag.
     """
-    config = Config(sf=sf, seed=seed, days=days, bad_fraction=bad_fraction, start=start)
+    config = Config(
+        sf=sf,
+        seed=seed,
+        days=days,
+        bad_fraction=bad_fraction,
+        start=start,
+        anomaly_date=anomaly_date,
+        anomaly_factor=anomaly_factor,
+    )
     out = Path(out)
     counts: list[BatchCount] = []
     files: list[Path] = []

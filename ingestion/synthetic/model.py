@@ -8,7 +8,13 @@ anchored at the configured start date: nothing reads the wall clock.
 Volumes (rounded): day 0 holds ``sf`` x (100k customers, 5k products, 300k orders, 200k reviews, 1M app
 events) spread over the year before the start date (customers and products over the three years before);
 each later day holds ``sf`` x (2k new customers + 1k customer updates, 100 products, 6k orders, 4k reviews,
-20k events) within that day. Order lines follow the orders (1-6 each, about 3.3 on average).
+20k events) within that day. Order lines follow the orders (1-6 each, about 3.3 on average). Finance
+ledger entries (``sf`` x 12k on day 0, 400 a day later) are independent of the orders: revenue and expense
+bookings with a category, an amount and a note.
+
+``Config.anomaly_date`` makes one day a known revenue spike: every order line of an order placed on that
+UTC date has its quantity multiplied by ``anomaly_factor``. Only quantities change (no random draw is added
+or skipped), so every other value of every file stays as it would be without the option.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ INITIAL_ROWS_PER_SF: dict[str, int] = {
     c.ORDERS: 300_000,
     c.REVIEWS: 200_000,
     c.APP_EVENTS: 1_000_000,
+    c.FINANCE_ENTRIES: 12_000,
 }
 """Rows of day 0 at SF1 (order lines follow the orders)."""
 
@@ -43,6 +50,7 @@ DAILY_ROWS_PER_SF: dict[str, int] = {
     c.ORDERS: 6_000,
     c.REVIEWS: 4_000,
     c.APP_EVENTS: 20_000,
+    c.FINANCE_ENTRIES: 400,
 }
 """New rows of each later day at SF1 (customers: new customers; updates come on top)."""
 
@@ -57,6 +65,17 @@ ORPHAN_PRODUCT_FROM = 99_000
 _BAD_NUMBERS = ("n/a", "12,50", "1.2.3", "abc", "--", "9.99 EUR")
 _BAD_DATES = ("2025-02-30T10:00:00Z", "31/12/2025 10:00", "not-a-date", "2025-13-01T00:00:00Z", "yesterday")
 _OUT_OF_RANGE_RATINGS = (0, 6, 7, 10, -1)
+# (mean, standard deviation) of a ledger entry's amount in EUR, per category.
+_FINANCE_AMOUNTS: dict[str, tuple[float, float]] = {
+    "sales": (2_500.0, 900.0),
+    "services": (1_200.0, 500.0),
+    "licensing": (800.0, 300.0),
+    "payroll": (3_000.0, 800.0),
+    "marketing": (600.0, 250.0),
+    "hosting": (400.0, 120.0),
+    "logistics": (350.0, 150.0),
+    "office": (150.0, 80.0),
+}
 
 Row = tuple[Any, ...]
 Mutator = Callable[[Row, random.Random], Row]
@@ -71,6 +90,8 @@ class Config:
     days: int = 1
     bad_fraction: float = 0.02
     start: date = date(2026, 1, 1)
+    anomaly_date: date | None = None
+    anomaly_factor: int = 10
 
     def __post_init__(self) -> None:
         if not self.sf > 0:
@@ -79,6 +100,8 @@ class Config:
             raise ValueError(f"days must be at least 1, got {self.days}")
         if not 0 <= self.bad_fraction <= 0.5:
             raise ValueError(f"bad_fraction must be within [0, 0.5], got {self.bad_fraction}")
+        if self.anomaly_factor < 2:
+            raise ValueError(f"anomaly_factor must be at least 2 (a spike), got {self.anomaly_factor}")
         customers = planned_rows(c.CUSTOMERS, self.sf, 0) + (self.days - 1) * planned_rows(
             c.CUSTOMERS, self.sf, 1
         )
@@ -261,6 +284,13 @@ class World:
         if day == 0:
             return self._start - 3 * _YEAR_SECONDS, self._start
         return self._window(day)
+
+    def _anomaly_window(self) -> tuple[int, int]:
+        """Seconds [low, high) of the configured anomalous day (an empty range without one)."""
+        if self.config.anomaly_date is None:
+            return 0, 0
+        low = (self.config.anomaly_date - _EPOCH).days * DAY_SECONDS
+        return low, low + DAY_SECONDS
 
     def _plan(self, entity: str, rows: int, day: int) -> dict[str, int]:
         return defect_plan(entity, rows, self.config.bad_fraction, day)
@@ -483,6 +513,7 @@ class World:
         launches, product_ids, prices = self._product_launches, self._product_ids, self._product_prices
         quantities = (1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5)
         discounts = ("0.05", "0.10", "0.15", "0.20", "0.25", "0.30")
+        spike = self._anomaly_window()
         base_rows: list[Row] = []
         purchases: list[tuple[str, str, int]] = []
         for i, order_id in enumerate(facts.order_ids):
@@ -493,13 +524,14 @@ class World:
                 candidate = randrange(available)
                 if candidate not in chosen:
                     chosen.append(candidate)
+            factor = self.config.anomaly_factor if spike[0] <= facts.ordered_at[i] < spike[1] else 1
             for line_number, product in enumerate(chosen, start=1):
                 base_rows.append(
                     (
                         order_id,
                         line_number,
                         product_ids[product],
-                        quantities[randrange(len(quantities))],
+                        quantities[randrange(len(quantities))] * factor,
                         prices[product],
                         "0.00" if rand() < 0.8 else discounts[randrange(len(discounts))],
                     )
@@ -627,6 +659,31 @@ class World:
         }
         rows, defects, _ = _inject(base_rows, plan, rng, mutators)
         return Batch(c.APP_EVENTS, day, rows, defects)
+
+    # -- finance -------------------------------------------------------------------------------------------
+    def finance_entries(self, day: int) -> Batch:
+        """Ledger entries booked on ``day``: about 40 % revenue (sales, services, licensing), 60 % costs."""
+        rng = self._rng(c.FINANCE_ENTRIES, day)
+        rows_total = planned_rows(c.FINANCE_ENTRIES, self.config.sf, day)
+        plan = self._plan(c.FINANCE_ENTRIES, rows_total, day)
+        count = rows_total - plan.get(c.EXACT_DUPLICATE, 0)
+        low, high = self._window(day)
+        iso, first = self._clock.iso, self._first_number(c.FINANCE_ENTRIES, day)
+        times = sorted(rng.randrange(low, high) for _ in range(count))
+        base_rows: list[Row] = []
+        for i, booked in enumerate(times):
+            kind = "revenue" if rng.random() < 0.4 else "expense"
+            category = rng.choice(c.FINANCE_CATEGORIES[kind])
+            amount = max(10.0, rng.gauss(*_FINANCE_AMOUNTS[category]))
+            note = f"{category} {iso(booked)[:7]}, ref {rng.randrange(10_000, 100_000)}"
+            base_rows.append((f"F{first + i:08d}", kind, category, f"{amount:.2f}", note, iso(booked)))
+        mutators: dict[str, Mutator] = {
+            c.NULL_KEY: lambda row, _rng: _set(row, 0, None),
+            c.UNPARSEABLE_NUMBER: lambda row, r: _set(row, 3, r.choice(_BAD_NUMBERS)),
+            c.UNPARSEABLE_DATE: lambda row, r: _set(row, 5, r.choice(_BAD_DATES)),
+        }
+        rows, defects, _ = _inject(base_rows, plan, rng, mutators)
+        return Batch(c.FINANCE_ENTRIES, day, rows, defects)
 
 
 def _line_orders(base_rows: list[Row], facts: OrderFacts) -> list[int]:

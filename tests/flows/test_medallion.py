@@ -142,7 +142,7 @@ def test_no_row_disappears_in_any_load(runs: Runs, spark: SparkSession) -> None:
     loads = {load.table: load for load in runs.day1.result.loads}
     generated_rows = {
         e: sum(1 for _ in (runs.generated / "batch" / e / DAY1 / f"{e}.csv").open()) - 1
-        for e in ("customers", "products", "orders", "order_lines")
+        for e in ("customers", "products", "orders", "order_lines", "finance_entries")
     }
     generated_rows |= {
         e: sum(1 for _ in (runs.generated / e / DAY1 / f"{e}.jsonl").open())

@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 
 from ingestion.synthetic import clean_records, generate, iter_app_events, iter_reviews
+from transforms import contract
 
 START = date(2026, 1, 1)
 DAYS = 3
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "data-contract.md"
-ENTITIES = ("customers", "products", "orders", "order_lines", "reviews", "app_events")
-CSV_ENTITIES = {"customers", "products", "orders", "order_lines"}
+ENTITIES = ("customers", "products", "orders", "order_lines", "reviews", "app_events", "finance_entries")
+CSV_ENTITIES = {"customers", "products", "orders", "order_lines", "finance_entries"}
 # Rows per file at SF0.01: day 0, then each later day (customers: 20 new + 10 re-sent).
 EXPECTED_ROWS = {
     "customers": (1_000, 30),
@@ -32,6 +33,7 @@ EXPECTED_ROWS = {
     "orders": (3_000, 60),
     "reviews": (2_000, 40),
     "app_events": (10_000, 200),
+    "finance_entries": (120, 4),
 }
 IDS = {
     "customer_id": re.compile(r"C\d{7}"),
@@ -39,6 +41,7 @@ IDS = {
     "order_id": re.compile(r"O\d{8}"),
     "review_id": re.compile(r"R\d{8}"),
     "event_id": re.compile(r"[0-9a-f]{32}"),
+    "entry_id": re.compile(r"F\d{8}"),
 }
 AMOUNT = re.compile(r"\d+(\.\d{1,2})?")
 KEY = {
@@ -47,6 +50,7 @@ KEY = {
     "orders": "order_id",
     "reviews": "review_id",
     "app_events": "event_id",
+    "finance_entries": "entry_id",
 }
 
 
@@ -170,6 +174,11 @@ def _defect_of(
         occurred = _timestamp(row["occurred_at"])
         if day > 0 and occurred is not None and occurred.date() < batch_date:
             return "late_event"
+    if entity == "finance_entries":
+        if not _amount(row["amount"]):
+            return "unparseable_number"
+        if _timestamp(row["booked_at"]) is None:
+            return "unparseable_date"
     return None
 
 
@@ -232,6 +241,9 @@ def test_manifest_lists_exactly_the_defects_found_in_the_files(out: Path, detect
         ("app_events", "null_key"): "event_id",
         ("app_events", "future_event"): "occurred_at",
         ("app_events", "late_event"): "occurred_at",
+        ("finance_entries", "null_key"): "entry_id",
+        ("finance_entries", "unparseable_number"): "amount",
+        ("finance_entries", "unparseable_date"): "booked_at",
     }
     assert {(row["entity"], row["defect"], row["field"]) for row in manifest} == {
         (entity, defect, field) for (entity, defect), field in fields.items()
@@ -264,6 +276,10 @@ def test_every_defect_kind_occurs_on_day_0_and_late_events_on_later_days(detecte
         ("app_events", "exact_duplicate"),
         ("app_events", "null_key"),
         ("app_events", "future_event"),
+        ("finance_entries", "exact_duplicate"),
+        ("finance_entries", "null_key"),
+        ("finance_entries", "unparseable_number"),
+        ("finance_entries", "unparseable_date"),
     }
     for day in range(1, DAYS):
         later = START + timedelta(days=day)
@@ -308,6 +324,7 @@ def test_row_counts_follow_the_scale_factor_and_match_the_summary(out: Path, det
         "orders": 60,
         "reviews": 40,
         "app_events": 200,
+        "finance_entries": 4,
     }
     lines, orders = rows["order_lines", START], rows["orders", START]
     assert 3.1 < lines / orders < 3.5
@@ -329,7 +346,7 @@ def test_columns_and_their_order_follow_the_contract_page(out: Path) -> None:
                     assert list(json.loads(line)) == columns[entity]
 
 
-_IN_BATCH_DAY = {"ordered_at", "reviewed_at", "occurred_at", "launched_at", "updated_at"}
+_IN_BATCH_DAY = {"ordered_at", "reviewed_at", "occurred_at", "launched_at", "updated_at", "booked_at"}
 
 
 def _low(column: str, batch_date: date) -> datetime:
@@ -339,7 +356,7 @@ def _low(column: str, batch_date: date) -> datetime:
     """
     if batch_date != START and column in _IN_BATCH_DAY:
         return datetime(batch_date.year, batch_date.month, batch_date.day)
-    if column in ("ordered_at", "reviewed_at", "occurred_at"):
+    if column in ("ordered_at", "reviewed_at", "occurred_at", "booked_at"):
         return datetime(2025, 1, 1)
     return datetime(2023, 1, 1)
 
@@ -396,6 +413,9 @@ def test_clean_rows_hold_valid_ids_enumerations_and_timestamps(detected: list) -
                 assert row["product_id"] is not None
             if row["event_type"] == "purchase":
                 assert row["customer_id"] is not None
+        if entity == "finance_entries":
+            assert row["category"] in contract.FINANCE_CATEGORIES[str(row["kind"])]
+            assert float(str(row["amount"])) >= 10 and row["note"]
     funnel = [events_by_type[kind] for kind in ("page_view", "add_to_cart", "checkout", "purchase")]
     assert funnel == sorted(funnel, reverse=True) and funnel[-1] > 0
     assert 0.15 < anonymous / sum(events_by_type.values()) < 0.45
@@ -494,3 +514,32 @@ def test_bad_fraction_zero_writes_no_bad_records(tmp_path: Path) -> None:
     assert (tmp_path / "manifest.csv").read_text(encoding="utf-8") == "entity,record_id,defect,field\n"
     assert all(count.bad == 0 for count in summary.counts)
     assert summary.rows("customers") == 200 + 6
+
+
+def test_an_anomaly_date_multiplies_that_days_quantities_and_changes_nothing_else(tmp_path: Path) -> None:
+    spike = date(2025, 7, 15)
+    plain, spiked = tmp_path / "plain", tmp_path / "spiked"
+    generate(plain, sf=0.01, seed=7, days=1)
+    generate(spiked, sf=0.01, seed=7, days=1, anomaly_date=spike, anomaly_factor=10)
+    assert {k: v for k, v in _hashes(plain).items() if "order_lines" not in k and "summary" not in k} == {
+        k: v for k, v in _hashes(spiked).items() if "order_lines" not in k and "summary" not in k
+    }
+    summary = json.loads((spiked / "summary.json").read_text(encoding="utf-8"))
+    assert (summary["anomaly_date"], summary["anomaly_factor"]) == ("2025-07-15", 10)
+    assert "anomaly_date" not in json.loads((plain / "summary.json").read_text(encoding="utf-8"))
+
+    def lines(folder: Path) -> list[dict[str, str]]:
+        path = folder / "batch" / "order_lines" / "2026-01-01" / "order_lines.csv"
+        with path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    with (plain / "batch" / "orders" / "2026-01-01" / "orders.csv").open(newline="") as handle:
+        on_spike = {r["order_id"] for r in csv.DictReader(handle) if r["ordered_at"].startswith("2025-07-15")}
+    changed = [
+        (a["order_id"], int(a["quantity"]), int(b["quantity"]))
+        for a, b in zip(lines(plain), lines(spiked), strict=True)
+        if a != b
+    ]
+    # Orders whose date was made unparseable (a defect) still had their lines scaled, hence <=.
+    assert on_spike and on_spike <= {order for order, _, _ in changed}
+    assert all(after == before * 10 for _, before, after in changed)

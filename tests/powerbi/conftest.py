@@ -15,10 +15,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from infra.storage import delta_io
-from transforms import gold
+from transforms import analytics, gold
 from transforms.silver_schemas import (
     SILVER_APP_EVENTS_SCHEMA,
     SILVER_CUSTOMER_HISTORY_SCHEMA,
+    SILVER_FINANCE_ENTRIES_SCHEMA,
     SILVER_ORDER_LINES_SCHEMA,
     SILVER_ORDERS_SCHEMA,
     SILVER_PRODUCTS_SCHEMA,
@@ -153,6 +154,16 @@ def spark_gold(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
             event("E5", "S2", None, "page_view", "P2", "2026-01-06T11:01:00"),
         ],
     )
+    finance_df = frame(
+        spark,
+        SILVER_FINANCE_ENTRIES_SCHEMA,
+        [
+            {"entry_id": "F1", "kind": "revenue", "category": "sales", "amount": Decimal("50.0000"),
+             "booked_at": ts("2026-01-31T12:00:00"), "booked_date": date(2026, 1, 31)},
+            {"entry_id": "F2", "kind": "expense", "category": "hosting", "amount": Decimal("12.5000"),
+             "booked_at": ts("2026-02-01T12:00:00"), "booked_date": date(2026, 2, 1)},
+        ],
+    )  # fmt: skip
     dim_customer_df = gold.dim_customer(history_df)
     dim_product_df = gold.dim_product(products_df)
     fact_sales_df = gold.fact_sales(lines_df, orders_df, dim_customer_df, dim_product_df)
@@ -171,6 +182,14 @@ def spark_gold(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
         "mart_rfm": gold.mart_rfm(fact_sales_df, dim_customer_df, AS_OF),
         "mart_product_rating": gold.mart_product_rating(fact_reviews_df, dim_product_df),
         "mart_funnel": gold.mart_funnel(fact_events_df),
+    }
+    rfm_df = tables["mart_rfm"]
+    tables |= {
+        "mart_customer_360": analytics.mart_customer_360(
+            fact_sales_df, fact_reviews_df, dim_customer_df, rfm_df
+        ),
+        "mart_revenue_anomalies": analytics.mart_revenue_anomalies(tables["mart_daily_region"]),
+        "mart_finance_monthly": analytics.mart_finance_monthly(finance_df, tables["mart_monthly_revenue"]),
     }
     root = tmp_path_factory.mktemp("gold")
     for name, df in tables.items():

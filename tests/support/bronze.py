@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from infra.local.eventhubs import capture
-from transforms.contract import APP_EVENTS, COLUMNS
+from transforms.contract import APP_EVENTS, COLUMNS, CSV_ENTITIES
 
 CAPTURE_SCHEMA = fastavro.parse_schema(capture.CAPTURE_SCHEMA)
 PARTITIONS = 4
@@ -32,7 +32,7 @@ def write_bronze(
     generated: Path, bronze: Path, day_folder: str, sequence_start: dict[int, int] | None = None
 ) -> None:
     """Copy one generated day (``yyyy-mm-dd``) into ``bronze`` like the ingestion flows lay it out."""
-    for entity in ("customers", "products", "orders", "order_lines"):
+    for entity in sorted(CSV_ENTITIES):
         source = generated / "batch" / entity / day_folder / f"{entity}.csv"
         target = bronze / entity / f"ingest_date={day_folder}" / f"{entity}.csv"
         target.parent.mkdir(parents=True, exist_ok=True)

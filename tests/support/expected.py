@@ -147,3 +147,24 @@ def _rfm_segments(per_customer: dict[str, list[tuple[date, Decimal]]], as_of: da
         else:
             segments["Needs Attention"] += 1
     return dict(segments)
+
+
+def daily_revenue(generated: Path, days: list[str]) -> dict[date, Decimal]:
+    """Revenue per UTC order date (net orders, valid lines), as gold's mart_daily_region sums it."""
+    bad = bad_ids(generated)
+    orders = {
+        r["order_id"]: r
+        for r in _csv_rows(generated, "orders", days)
+        if r["order_id"] and r["order_id"] not in bad["orders"]
+    }
+    revenue: dict[date, Decimal] = defaultdict(Decimal)
+    for line in _csv_rows(generated, "order_lines", days):
+        order = orders.get(line["order_id"])
+        if order is None or f"{line['order_id']}#{line['line_number']}" in bad["order_lines"]:
+            continue
+        if order["status"] in ("cancelled", "returned"):
+            continue
+        gross = Decimal(line["quantity"]) * Decimal(line["unit_price"]) * (1 - Decimal(line["discount"]))
+        ordered = datetime.fromisoformat(order["ordered_at"].replace("Z", "+00:00")).date()
+        revenue[ordered] += gross.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+    return dict(revenue)
