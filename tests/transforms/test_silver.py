@@ -14,6 +14,7 @@ from tests.transforms.conftest import INGESTED_AT, LOAD_ID, bronze, frame, table
 from transforms.bronze_schemas import (
     BRONZE_APP_EVENTS_SCHEMA,
     BRONZE_CUSTOMERS_SCHEMA,
+    BRONZE_FINANCE_ENTRIES_SCHEMA,
     BRONZE_ORDER_LINES_SCHEMA,
     BRONZE_ORDERS_SCHEMA,
     BRONZE_PRODUCTS_SCHEMA,
@@ -26,6 +27,7 @@ from transforms.silver import (
     capture_partition_id,
     row_counts,
     scd2_customer_history,
+    standardize,
     standardize_app_events,
     standardize_customers,
     standardize_order_lines,
@@ -39,6 +41,7 @@ from transforms.silver_schemas import (
     SILVER_APP_EVENTS_SCHEMA,
     SILVER_CUSTOMER_HISTORY_SCHEMA,
     SILVER_CUSTOMERS_SCHEMA,
+    SILVER_FINANCE_ENTRIES_SCHEMA,
     SILVER_ORDER_LINES_SCHEMA,
     SILVER_ORDERS_SCHEMA,
     SILVER_PRODUCTS_SCHEMA,
@@ -657,3 +660,56 @@ def test_scd2_builds_several_versions_from_one_batch(spark: SparkSession) -> Non
             ],
         ),
     )
+
+
+# --- finance entries --------------------------------------------------------------------------------
+def test_finance_entries_check_kind_category_amount_and_date(spark: SparkSession) -> None:
+    base = {
+        "entry_id": "F1",
+        "kind": "Revenue",
+        "category": "Sales",
+        "amount": "2500.10",
+        "note": "sales 2026-01, ref 1",
+        "booked_at": "2026-01-01T23:59:59Z",
+    }
+    bronze_df = bronze(
+        spark,
+        BRONZE_FINANCE_ENTRIES_SCHEMA,
+        [
+            base,
+            base,  # an exact copy
+            base | {"entry_id": "F2", "kind": "expense", "category": "hosting", "amount": "40"},
+            base | {"entry_id": None},
+            base | {"entry_id": "F3", "amount": "12,50"},
+            base | {"entry_id": "F4", "booked_at": "2025-02-30T10:00:00Z"},
+            base | {"entry_id": "F5", "kind": "refund"},
+            base | {"entry_id": "F6", "kind": "expense"},  # sales is not an expense category
+            base | {"entry_id": "F7", "amount": "-3"},
+        ],
+    )
+    result = standardize("finance_entries", bronze_df, {}, as_of=ts("2026-01-02T00:00:00"), run_id=RUN_ID)
+    assert_shapes(result, SILVER_FINANCE_ENTRIES_SCHEMA)
+    assertDataFrameEqual(
+        result.silver_df.select("entry_id", "kind", "category", "amount", "note", "booked_date"),
+        table(
+            spark,
+            "entry_id string, kind string, category string, amount decimal(19,4), note string,"
+            " booked_date date",
+            [
+                ("F1", "revenue", "sales", Decimal("2500.1000"), "sales 2026-01, ref 1", date(2026, 1, 1)),
+                ("F2", "expense", "hosting", Decimal("40.0000"), "sales 2026-01, ref 1", date(2026, 1, 1)),
+            ],
+        ),
+    )
+    assertDataFrameEqual(
+        result.quarantine_df.select("record_key", "expectation", "reason"),
+        [
+            (None, "entry_id_not_null", "entry_id is missing"),
+            ("F3", "amount_parseable", "amount is missing or not parseable"),
+            ("F4", "booked_at_parseable", "booked_at is missing or not parseable"),
+            ("F5", "kind_accepted_values", "kind is not one of expense, revenue"),
+            ("F6", "category_of_kind", "category is missing or not a category of the entry's kind"),
+            ("F7", "amount_not_negative", "amount is negative"),
+        ],
+    )
+    assert row_counts(bronze_df, result) == RowCounts(bronze=9, silver=2, quarantined=6, duplicates=1)
