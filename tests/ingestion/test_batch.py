@@ -56,9 +56,16 @@ def test_control_paths() -> None:
         ),
         ("batch/products/2026-01-01/products.csv", b"", "empty file: no header row"),
         (
+            "batch/finance_entries/2026-01-01/finance_entries.csv",
+            b"entry_id,kind,category,amount,note,booked_at\n"
+            b'F00000001,revenue,sales,10.00,"sales 2026-01, ref 1",2026-01-01T00:00:00Z\n',
+            None,
+        ),
+        (
             "batch/suppliers/2026-01-01/suppliers.csv",
             HEADER,
-            "unknown entity 'suppliers': expected one of customers, order_lines, orders, products",
+            "unknown entity 'suppliers': expected one of customers, finance_entries, order_lines, orders, "
+            "products",
         ),
         ("batch/products/2026-01-01/products.json", HEADER, "not a CSV file: 'products.json'"),
         (
