@@ -263,3 +263,74 @@ def test_the_notebooks_run_end_to_end_on_the_same_lake(runs: Runs, tmp_path: Pat
         "ratings.png",
         "rfm_segments.png",
     ]
+
+
+def _flagged_days(revenue: dict[date, Decimal]) -> list[date]:
+    """Days outside median +/- 6 x 1.4826 x MAD of the 28 days before (from 14 days on), in plain Python."""
+    import statistics
+    from datetime import timedelta
+
+    first, last = min(revenue), max(revenue)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    values = {d: float(revenue.get(d, 0)) for d in days}
+    flagged = []
+    for i, day in enumerate(days):
+        history = [values[d] for d in days[max(0, i - 28) : i]]
+        if len(history) < 14:
+            continue
+        median = statistics.median(history)
+        mad = statistics.median(abs(v - median) for v in history)
+        half = max(6 * 1.4826 * mad, 0.1 * abs(median))
+        if values[day] < max(median - half, 0) or values[day] > median + half:
+            flagged.append(day)
+    return flagged
+
+
+def test_analytics_marts_agree_with_the_clean_data(runs: Runs, spark: SparkSession) -> None:
+    import csv
+
+    from tests.support.expected import bad_ids, daily_revenue
+
+    expected = expected_gold(runs.generated, [DAY1, DAY2], AS_OF.date())
+
+    def gold_df(table: str):
+        return spark.read.format("delta").load(runs.settings.lake_url("gold", table))
+
+    c360 = gold_df("mart_customer_360").agg(F.sum("lifetime_value"), F.sum("purchase_count"), F.count("*"))
+    current = gold_df("dim_customer").where("is_current AND customer_key != -1").count()
+    assert tuple(c360.first()) == (expected.revenue, expected.net_order_count, current)
+
+    bad = bad_ids(runs.generated)["finance_entries"]
+    booked = Decimal(0)
+    for day in (DAY1, DAY2):
+        path = runs.generated / "batch" / "finance_entries" / day / "finance_entries.csv"
+        with path.open(newline="") as handle:
+            rows = {
+                r["entry_id"]: r for r in csv.DictReader(handle) if r["entry_id"] and r["entry_id"] not in bad
+            }
+        booked += sum((Decimal(r["amount"]) for r in rows.values() if r["kind"] == "revenue"), Decimal(0))
+    finance = gold_df("mart_finance_monthly").agg(F.sum("revenue"), F.sum("sales_revenue")).first()
+    assert tuple(finance) == (booked, expected.revenue)
+
+    anomalies = gold_df("mart_revenue_anomalies")
+    flagged = [r.order_date for r in anomalies.where("is_anomaly").orderBy("order_date").collect()]
+    assert flagged == _flagged_days(daily_revenue(runs.generated, [DAY1, DAY2]))
+    warning = [
+        r for r in runs.day2.result.dq if (r["table_name"], r["expectation"]) == (
+            "mart_revenue_anomalies", "revenue_within_expected_band")
+    ]  # fmt: skip
+    assert [(w["severity"], w["failed_count"]) for w in warning] == [("warn", len(flagged))]
+
+
+def test_profiles_cover_every_silver_and_gold_table_with_its_row_count(
+    runs: Runs, spark: SparkSession
+) -> None:
+    profiles = spark.read.format("delta").load(runs.settings.lake_url("gold", "_ops", "profiles"))
+    rows = profiles.where(F.col("run_id") == runs.day2.result.run_id).select(
+        "zone", "table_name", "row_count"
+    )
+    counts = {(r.zone, r.table_name): r.row_count for r in rows.distinct().collect()}
+    silver = {
+        ("silver", t): _silver(spark, runs.settings, t).count() for t in (*SILVER_KEYS, "customer_history")
+    }
+    assert counts == silver | {("gold", t): n for t, n in runs.day2.result.gold_rows.items()}
