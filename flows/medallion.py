@@ -143,10 +143,6 @@ def build_gold(as_of: datetime) -> dict[str, int]:
         df = delta_io.read_delta_if_exists(spark, zones.gold_url(settings, table))
         return df.localCheckpoint() if df is not None else None
 
-    def written(table: str) -> DataFrame:
-        """A gold table written earlier in this loop (the analytics marts come last in the catalog)."""
-        return delta_io.read_delta(spark, zones.gold_url(settings, table))
-
     orders_df, lines_df = read_silver("orders"), read_silver("order_lines")
     dim_customer_df = gold.dim_customer(read_silver(SCD2_HISTORY), current("dim_customer")).localCheckpoint()
     dim_product_df = gold.dim_product(read_silver("products"), current("dim_product")).localCheckpoint()
@@ -173,12 +169,19 @@ def build_gold(as_of: datetime) -> dict[str, int]:
         "mart_rfm": lambda: gold.mart_rfm(fact_sales_df, dim_customer_df, as_of.date()),
         "mart_product_rating": lambda: gold.mart_product_rating(fact_reviews_df, dim_product_df),
         "mart_funnel": lambda: gold.mart_funnel(fact_events_df),
+        # The analytics marts recompute the core marts they read (small aggregates), so that no builder
+        # depends on another's write: the builders may run in any order or side by side.
         "mart_customer_360": lambda: analytics.mart_customer_360(
-            fact_sales_df, fact_reviews_df, dim_customer_df, written("mart_rfm")
+            fact_sales_df,
+            fact_reviews_df,
+            dim_customer_df,
+            gold.mart_rfm(fact_sales_df, dim_customer_df, as_of.date()),
         ),
-        "mart_revenue_anomalies": lambda: analytics.mart_revenue_anomalies(written("mart_daily_region")),
+        "mart_revenue_anomalies": lambda: analytics.mart_revenue_anomalies(
+            gold.mart_daily_region(fact_sales_df)
+        ),
         "mart_finance_monthly": lambda: analytics.mart_finance_monthly(
-            read_silver("finance_entries"), written("mart_monthly_revenue")
+            read_silver("finance_entries"), gold.mart_monthly_revenue(fact_sales_df)
         ),
     }
     counts: dict[str, int] = {}
