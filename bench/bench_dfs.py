@@ -6,12 +6,17 @@ sides of every ratio run in the same process and interleaved round by round (the
 1. upload and download of one large file through the DFS endpoint (DataLake SDK) versus straight to Azurite's
    Blob API (azure-storage-blob), in MB/s, and the ratio DFS / direct;
 2. writing 1M rows of Delta over abfs:// through the endpoint versus the same write to local disk;
-3. 1,000 small-file creates and one listing through the endpoint, in requests per second.
+3. 1,000 small-file creates (create, append, flush: what the ABFS driver and the DataLake SDK send for a
+   small file) and one listing through the endpoint, per second, with the CPU the endpoint and Azurite spent;
+4. the Azurite calls each DFS operation made (the endpoint runs with ``--count-calls``), and the DFS calls the
+   ABFS driver makes for one small Delta commit (10 rows appended to an existing table).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import statistics
 import tempfile
@@ -19,6 +24,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
+from urllib.request import Request, urlopen
 
 from azure.storage.blob import BlobServiceClient
 from azure.storage.filedatalake import DataLakeServiceClient
@@ -31,6 +38,25 @@ from infra.storage.lake import credential_for
 MB = 1024 * 1024
 BLOCK = 8 * MB
 CONCURRENCY = 2
+Calls = dict[str, dict[str, Any]]  # GET /_stats: {operation: {"requests": n, "blob_calls": {call: n}}}
+
+
+def call_counts(settings: Settings, clear: bool = False) -> Calls:
+    """The endpoint's tally of DFS operations and their Azurite calls (``clear`` starts it again)."""
+    request = Request(
+        f"http://{settings.host}:{settings.dfs_port}/_stats", method="DELETE" if clear else "GET"
+    )
+    with urlopen(request) as response:
+        return json.loads(response.read())
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class NullSink:
@@ -100,8 +126,9 @@ def large_file(settings: Settings, size_mb: int, rounds: int) -> list[tuple[str,
     ]
 
 
-def delta_write(settings: Settings, rows: int, rounds: int) -> tuple[float, float]:
-    """Median seconds to write ``rows`` rows of Delta over abfs:// and to local disk."""
+def delta_write(settings: Settings, rows: int, rounds: int) -> tuple[float, float, Calls]:
+    """Median seconds to write ``rows`` rows of Delta over abfs:// and to local disk, and the DFS calls of
+    one small commit (10 rows appended to the first abfs:// table)."""
     from infra.spark import build_spark_session
 
     spark = build_spark_session(
@@ -126,26 +153,70 @@ def delta_write(settings: Settings, rows: int, rounds: int) -> tuple[float, floa
             abfs_times.append(timed(lambda url=abfs_url: frame.write.format("delta").save(url)))
             local_url = (local_root / f"orders_{i}").as_uri()
             local_times.append(timed(lambda url=local_url: frame.write.format("delta").save(url)))
+        ten_rows = frame.limit(10).localCheckpoint()  # computed before counting starts
+        call_counts(settings, clear=True)
+        ten_rows.write.format("delta").mode("append").save(settings.lake_url("silver", "bench/orders_0"))
+        commit_calls = call_counts(settings)
     finally:
         spark.stop()
-    return statistics.median(abfs_times), statistics.median(local_times)
+    return statistics.median(abfs_times), statistics.median(local_times), commit_calls
 
 
-def small_files(settings: Settings, count: int) -> tuple[float, float, int]:
-    """(creates per second, files listed per second of the listing, files listed)."""
+@dataclasses.dataclass
+class SmallFiles:
+    creates_per_s: float
+    listed_per_s: float
+    listed: int
+    cpu_per_create_ms: dict[str, float]  # process -> CPU milliseconds per create
+    calls: Calls  # of the creates
+
+
+def small_files(settings: Settings, count: int, pids: dict[str, int | None]) -> SmallFiles:
+    """Create ``count`` small files through the endpoint (8 threads), then list them.
+
+    One create is what the ABFS driver and the DataLake SDK do for a small file: create the path
+    (``PUT ?resource=file``), append its bytes (``PATCH ?action=append``) and flush them
+    (``PATCH ?action=flush``).
+    """
     dfs = DataLakeServiceClient(settings.dfs_url, credential=credential_for(settings))
     fs = dfs.get_file_system_client("small")
     fs.create_file_system()
+    for part in range(10):
+        fs.create_directory(f"events/part={part}")
+    payload = b'{"event_id": 1, "kind": "click"}\n'
 
     def create(i: int) -> None:
-        fs.create_file(f"events/part={i % 10}/e{i:05d}.json")
+        file = fs.get_file_client(f"events/part={i % 10}/e{i:05d}.json")
+        file.create_file()
+        file.append_data(payload, 0, len(payload))
+        file.flush_data(len(payload))
 
+    call_counts(settings, clear=True)
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     with ThreadPoolExecutor(max_workers=8) as pool:
         created = timed(lambda: list(pool.map(create, range(count))))
+    cpu = {name: (cpu_seconds(pid) - before[name]) * 1000 / count for name, pid in pids.items()}
+    calls = call_counts(settings)
     listed: list[str] = []
     listing = timed(lambda: listed.extend(p.name for p in fs.get_paths(path="events") if not p.is_directory))
     assert len(listed) == count
-    return count / created, count / listing, len(listed)
+    return SmallFiles(count / created, count / listing, len(listed), cpu, calls)
+
+
+def print_calls(title: str, calls: Calls, per: int) -> None:
+    """One line per DFS operation: requests (per ``per`` units) and the Azurite calls of each request."""
+    print(f"\n{title}")
+    print(f"{'DFS operation':<28}{'requests':>10}  Azurite calls per request")
+    total_requests = total_calls = 0
+    for operation, row in calls.items():
+        requests, blob_calls = row["requests"], row["blob_calls"]
+        total_requests += requests
+        total_calls += sum(blob_calls.values())
+        each = ", ".join(f"{call} {n / max(requests, 1):.2g}" for call, n in blob_calls.items()) or "-"
+        print(f"{operation:<28}{requests / per:>10.3g}  {each}")
+    print(
+        f"{'total':<28}{total_requests / per:>10.3g}  {total_calls / max(total_requests, 1):.2f} on average"
+    )
 
 
 def main() -> None:
@@ -168,11 +239,13 @@ def main() -> None:
         spark_shuffle_partitions=2,
     )
     launcher = Launcher(state)
-    with running(launcher, [azurite_spec(settings), dfs_spec(settings)]):
+    dfs = dfs_spec(settings)
+    dfs = dataclasses.replace(dfs, command=[*dfs.command, "--count-calls"])  # the tally costs ~1 µs a call
+    with running(launcher, [azurite_spec(settings), dfs]) as (azurite, endpoint):
         with DataLakeServiceClient(settings.dfs_url, credential=credential_for(settings)) as service:
             service.get_file_system_client("silver").create_file_system()
         results = large_file(settings, args.size_mb, args.rounds)
-        creates_per_s, listed_per_s, listed = small_files(settings, args.small_files)
+        small = small_files(settings, args.small_files, {"endpoint": endpoint.pid, "azurite": azurite.pid})
         delta = None if args.skip_spark else delta_write(settings, args.rows, max(1, args.rounds - 1))
 
     print(f"\nDFS endpoint benchmark ({os.cpu_count()} cores, medians of {args.rounds} interleaved rounds)\n")
@@ -181,11 +254,16 @@ def main() -> None:
         label = f"{operation} {args.size_mb} MB (MB/s)"
         print(f"{label:<34}{through_dfs:>14.1f}{direct:>14.1f}{through_dfs / direct:>8.2f}")
     if delta is not None:
-        abfs_s, local_s = delta
+        abfs_s, local_s, _ = delta
         label = f"Delta write {args.rows:,} rows (s)"
         print(f"{label:<34}{abfs_s:>14.1f}{local_s:>14.1f}{local_s / abfs_s:>8.2f}")
-    print(f"{f'{args.small_files:,} small-file creates (req/s)':<34}{creates_per_s:>14.0f}")
-    print(f"{f'list {listed:,} files (paths/s)':<34}{listed_per_s:>14.0f}")
+    print(f"{f'{args.small_files:,} small-file creates (/s)':<34}{small.creates_per_s:>14.0f}")
+    print(f"{f'list {small.listed:,} files (paths/s)':<34}{small.listed_per_s:>14.0f}")
+    cpu = ", ".join(f"{name} {ms:.1f} ms" for name, ms in small.cpu_per_create_ms.items())
+    print(f"CPU per small-file create: {cpu}")
+    print_calls("One small-file create (create + append + flush), per create:", small.calls, args.small_files)
+    if delta is not None:
+        print_calls("One small Delta commit over abfs:// (append 10 rows), in all:", delta[2], 1)
 
 
 if __name__ == "__main__":

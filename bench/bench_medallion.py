@@ -16,8 +16,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -28,7 +30,11 @@ from infra.settings import ZONES, Settings, get_settings
 from infra.storage.lake import Lake
 from ingestion.synthetic import generate
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 console = Console()
+T = TypeVar("T")
 DAYS = ("2026-01-01", "2026-01-02")
 
 
@@ -48,31 +54,52 @@ def _bronze(generated: Path, work: Path, day: str, settings: Settings) -> None:
             lake.upload_file("bronze", file.relative_to(local).as_posix(), file)
 
 
-def _run(label: str) -> dict[str, float]:
+class _Stages:
+    """Times each stage and counts the Spark jobs it ran (one Spark job group per stage)."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+        self.times: dict[str, float] = {}
+        self.jobs: dict[str, int] = {}
+
+    def run(self, stage: str, call: Callable[[], T]) -> T:
+        context = self.spark.sparkContext
+        group = f"bench-{uuid.uuid4().hex}"
+        context.setJobGroup(group, stage)
+        started = time.perf_counter()
+        try:
+            return call()
+        finally:
+            self.times[stage] = time.perf_counter() - started
+            self.jobs[stage] = len(context.statusTracker().getJobIdsForGroup(group))
+            context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]  # None clears it
+
+
+def _run(label: str, spark: SparkSession) -> tuple[dict[str, float], dict[str, int]]:
     """One medallion pass through the flow's own task functions, timed per stage."""
     from flows import medallion as m
 
     as_of = datetime(2026, 1, 3, tzinfo=UTC)
     run_id = f"bench-{uuid.uuid4()}"
-    times: dict[str, float] = {}
+    stages = _Stages(spark)
     started = time.perf_counter()
-    loads = []
-    for entity in m.SILVER_KEYS:
-        t = time.perf_counter()
-        loads.append(m.load_silver.fn(entity, run_id, as_of))
-        times[f"silver {entity}"] = time.perf_counter() - t
-    t = time.perf_counter()
-    m.build_gold.fn(as_of)
-    times["gold"] = time.perf_counter() - t
-    t = time.perf_counter()
-    m.check_quality.fn(run_id, loads, 0.2)
-    times["dq"] = time.perf_counter() - t
-    t = time.perf_counter()
-    m.maintain.fn(168.0)
-    times["maintenance"] = time.perf_counter() - t
+    files = stages.run("bronze files", m.pending_files.fn)
+    silver_loads = [
+        stages.run(
+            f"silver {entity}", lambda entity=entity: m.load_silver.fn(entity, run_id, as_of, files[entity])
+        )
+        for entity in m.SILVER_KEYS
+    ]
+    stages.run("silver ops", lambda: m.record_loads.fn(run_id, silver_loads))
+    loads = [s.load for s in silver_loads]
+    stages.run("gold", lambda: m.build_gold.fn(as_of))
+    stages.run("dq", lambda: m.check_quality.fn(run_id, loads, 0.2))
+    stages.run("maintenance", lambda: m.maintain.fn(168.0))
+    times, jobs = stages.times, stages.jobs
     times["total"] = time.perf_counter() - started
+    jobs["total"] = sum(jobs.values())
     console.print(f"{label}: {times['total']:.1f} s ({sum(load.bronze for load in loads):,} bronze rows)")
-    return times
+    return times, jobs
 
 
 def main() -> None:
@@ -92,6 +119,7 @@ def main() -> None:
     base = Settings(state_dir=work / "state", blob_port=free_port(), dfs_port=free_port())
     launcher = Launcher(base.state_dir)
     results: dict[str, dict[str, float]] = {}
+    jobs: dict[str, dict[str, int]] = {}
     with running(launcher, [azurite_spec(base), dfs_spec(base)]), disable_run_logger():
         import os
 
@@ -115,25 +143,30 @@ def main() -> None:
             os.environ.update(settings.to_env())
             get_settings.cache_clear()
             _bronze(generated, work, DAYS[0], settings)
-            results[f"{backend} full"] = _run(f"{backend} full")
-            _bronze(generated, work, DAYS[1], settings)
-            results[f"{backend} incremental"] = _run(f"{backend} incremental (+2%)")
+            for run, day in (("full", DAYS[0]), ("incremental", DAYS[1]), ("no-op", None)):
+                if day:
+                    _bronze(generated, work, day, settings)
+                label = f"{backend} {run}"
+                results[label], jobs[label] = _run(label, spark)
         spark.stop()
 
     table = Table(
-        title=f"medallion at SF{args.sf:g} (Spark start {spark_start:.1f} s, not in the totals below)"
+        title=f"medallion at SF{args.sf:g}: seconds / Spark jobs per stage "
+        f"(Spark start {spark_start:.1f} s, not in the totals below)"
     )
     table.add_column("stage")
     for label in results:
         table.add_column(label, justify="right")
     first = next(iter(results))
     for stage in results[first]:
-        table.add_row(stage, *[f"{results[label][stage]:.1f} s" for label in results])
+        cells = [f"{results[label][stage]:.1f} s / {jobs[label][stage]}" for label in results]
+        table.add_row(stage, *cells)
     console.print(table)
     for backend in backends:
         full, incremental = results[f"{backend} full"]["total"], results[f"{backend} incremental"]["total"]
         console.print(f"{backend}: full run incl. Spark start {full + spark_start:.1f} s")
         console.print(f"{backend}: incremental / full = {incremental / full:.2f}")
+        console.print(f"{backend}: no-op run {results[f'{backend} no-op']['total']:.1f} s")
     if {"abfs", "file"} <= set(backends):
         ratio = results["abfs full"]["total"] / results["file full"]["total"]
         console.print(f"abfs:// / local disk (full run) = {ratio:.2f}")

@@ -97,7 +97,7 @@ def reject_page(settings: Settings, page: app_events.Page, load_id: str) -> app_
 def write_bronze(
     settings: Settings, landed: list[app_events.LandedPage], load_id: str
 ) -> app_events.BronzeWrite:
-    """Merge the landed events into ``bronze/app_events/event_date=<d>/`` (deduplicated Parquet)."""
+    """Merge the landed events into ``bronze/app_events/event_month=<yyyy-mm>/`` (deduplicated Parquet)."""
     with storage_errors(settings, "writing bronze app_events"), Lake.quick_to_fail(settings) as lake:
         return app_events.write_bronze(lake, landed, load_id)
 

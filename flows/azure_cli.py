@@ -21,7 +21,7 @@ import typer
 import yaml
 from rich.console import Console
 
-from infra.settings import PROJECT_ROOT, ZONES, Settings
+from infra.settings import AZURE_CAPTURE_WINDOW_SECONDS, PROJECT_ROOT, ZONES, Settings
 
 app = typer.Typer(
     help="Deploy to Azure: print the az commands, write the azure profile's .env from deployment outputs.",
@@ -140,7 +140,7 @@ def expected_env(parameters: Path) -> dict[str, str]:
         "LAKEHOUSE_EVENTHUBS_NAMESPACE": later,
         "LAKEHOUSE_EVENTHUBS_FULLY_QUALIFIED_NAMESPACE": later,
         "LAKEHOUSE_REVIEWS_HUB": defaults.reviews_hub,
-        "LAKEHOUSE_CAPTURE_WINDOW_SECONDS": str(int(defaults.capture_window_seconds)),
+        "LAKEHOUSE_CAPTURE_WINDOW_SECONDS": str(int(AZURE_CAPTURE_WINDOW_SECONDS)),
         "LAKEHOUSE_API_HOST": str(values.get("apiHost", later)),
         "LAKEHOUSE_API_PORT": str(values.get("apiPort", defaults.api_port)),
         "LAKEHOUSE_MANAGED_IDENTITY_CLIENT_ID": later,

@@ -14,14 +14,18 @@ nothing; a crash before the log is written makes the next run redo that entity, 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, astuple, dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
+from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run as flow_run_runtime
 from prefect.states import Failed
 from pyspark.sql import DataFrame, SparkSession
@@ -37,6 +41,9 @@ from transforms.catalog import GOLD, GOLD_TABLES, SCD2_HISTORY, SILVER, SILVER_K
 from transforms.checks import REVENUE_ANOMALY_CHECK
 from transforms.gold_schemas import PROFILES_SCHEMA
 from transforms.silver_schemas import DQ_RESULTS_SCHEMA, LOAD_BALANCE_SCHEMA, SILVER_CUSTOMER_HISTORY_SCHEMA
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 __all__ = ["GOLD_TABLES", "SILVER_KEYS", "DataQualityError", "EntityLoad", "MedallionResult", "medallion"]
 
@@ -67,22 +74,52 @@ def _run_id() -> str:
     return str(run_id) if run_id else f"adhoc-{uuid.uuid4()}"  # outside a flow run (e.g. a notebook)
 
 
+def _side_by_side(settings: Settings, call: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``call`` over ``items`` from a few driver threads, results in order.
+
+    Gold tables, table checks and maintenance are many small Spark jobs and Delta commits whose cost is
+    mostly scheduling and storage round trips; submitted side by side they keep the cores busy.
+    """
+    with ThreadPoolExecutor(max_workers=settings.spark_concurrent_writes, thread_name_prefix="spark") as pool:
+        return list(pool.map(call, items))
+
+
 def _silver_table(spark: SparkSession, settings: Settings, table: str) -> DataFrame:
     return delta_io.read_delta(spark, zones.silver_url(settings, table))
 
 
 # --- bronze -> silver ------------------------------------------------------------------------------------
-@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, task_run_name="silver-{entity}")
-def load_silver(entity: str, run_id: str, as_of: datetime) -> EntityLoad:
-    """Bronze files not processed yet -> silver_<entity> (MERGE) + quarantine_<entity> + dq_results."""
-    settings, table = get_settings(), SILVER[entity]
+@dataclass(frozen=True)
+class SilverLoad:
+    """One entity's load, with what the run records for it once every entity is merged."""
+
+    load: EntityLoad
+    load_id: str
+    at: datetime
+    files: tuple[delta_io.SourceFile, ...] = ()
+    dq_rows: tuple[tuple[Any, ...], ...] = ()
+
+
+@task(cache_policy=NO_CACHE, task_run_name="bronze-files")
+def pending_files() -> dict[str, list[delta_io.SourceFile]]:
+    """Per entity, the bronze files its processed-file log does not hold (one read of the log)."""
+    settings = get_settings()
     spark = spark_session(settings)
-    log_url = zones.ops_url(settings, "processed_files")
-    listed = delta_io.list_files(spark, zones.bronze_url(settings, entity), table.bronze_suffix)
-    files = delta_io.unprocessed_files(spark, log_url, entity, listed)
-    if not files:
-        return EntityLoad(entity, 0, 0, 0, 0, 0)
+    listed = {
+        entity: delta_io.list_files(spark, zones.bronze_url(settings, entity), SILVER[entity].bronze_suffix)
+        for entity in SILVER_KEYS
+    }
+    return delta_io.unprocessed_by_source(spark, zones.ops_url(settings, "processed_files"), listed)
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, task_run_name="silver-{entity}")
+def load_silver(entity: str, run_id: str, as_of: datetime, files: list[delta_io.SourceFile]) -> SilverLoad:
+    """New bronze files -> silver_<entity> (MERGE) + quarantine_<entity>; the ops rows come back."""
+    settings, table = get_settings(), SILVER[entity]
     load_id, at = f"{run_id}:{entity}", datetime.now(UTC)
+    if not files:
+        return SilverLoad(EntityLoad(entity, 0, 0, 0, 0, 0), load_id, at)
+    spark = spark_session(settings)
     urls = [f.url for f in files]
     bronze_df = delta_io.read_bronze(spark, table.bronze_format, urls, table.read_schema, load_id, at).cache()
     references = {
@@ -115,18 +152,68 @@ def load_silver(entity: str, run_id: str, as_of: datetime) -> EntityLoad:
     delta_io.replace_where(
         result.quarantine_df, zones.quarantine_url(settings, entity), delta_io.is_in("_source_file", urls)
     )
-    delta_io.replace_where(
-        result.dq_df, zones.ops_url(settings, "dq_results"), delta_io.equals(run_id=run_id, table_name=entity)
-    )
-    balance = (run_id, entity, load_id, len(files), counts.bronze, counts.silver, counts.quarantined)
-    balance_df = spark.createDataFrame([(*balance, counts.duplicates, at)], LOAD_BALANCE_SCHEMA)
-    delta_io.replace_where(
-        balance_df, zones.ops_url(settings, "load_balance"), delta_io.equals(load_id=load_id)
-    )
-    delta_io.record_processed(spark, log_url, entity, files, load_id, at)
+    dq_rows = tuple(tuple(r) for r in result.dq_df.collect())
     for df in (bronze_df, result.silver_df, result.quarantine_df):
         df.unpersist()
-    return EntityLoad(entity, len(files), counts.bronze, counts.silver, counts.quarantined, counts.duplicates)
+    load = EntityLoad(entity, len(files), counts.bronze, counts.silver, counts.quarantined, counts.duplicates)
+    return SilverLoad(load, load_id, at, tuple(files), dq_rows)
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, task_run_name="silver-ops")
+def record_loads(run_id: str, loads: list[SilverLoad]) -> None:
+    """One commit per operational table for the whole run: dq_results, load_balance, processed_files.
+
+    Written after the entities' merges, so a crash before this point makes the next run redo those files
+    (MERGE on business keys and the quarantine's replaceWhere absorb the repeat) and never records a file
+    whose rows are not in silver.
+    """
+    done = [load for load in loads if load.files]
+    if not done:
+        return
+    settings = get_settings()
+    spark = spark_session(settings)
+    entities = [load.load.table for load in done]
+    dq_df = spark.createDataFrame([row for load in done for row in load.dq_rows], DQ_RESULTS_SCHEMA)
+    delta_io.replace_where(
+        dq_df,
+        zones.ops_url(settings, "dq_results"),
+        f"{delta_io.equals(run_id=run_id)} AND {delta_io.is_in('table_name', entities)}",
+    )
+    balance_rows = [
+        (run_id, load.load.table, load.load_id, *astuple(load.load)[1:], load.at) for load in done
+    ]
+    delta_io.replace_where(
+        spark.createDataFrame(balance_rows, LOAD_BALANCE_SCHEMA),
+        zones.ops_url(settings, "load_balance"),
+        delta_io.is_in("load_id", [load.load_id for load in done]),
+    )
+    delta_io.record_processed_loads(
+        spark,
+        zones.ops_url(settings, "processed_files"),
+        [(load.load.table, load.files, load.load_id, load.at) for load in done],
+    )
+
+
+def load_all_silver(run_id: str, as_of: datetime) -> list[EntityLoad]:
+    """Every entity's load, parents before children and independent entities side by side; then the ops.
+
+    Entities whose parents are loaded run at the same time (Prefect's thread pool; Spark runs their jobs
+    concurrently). The loads that completed are recorded even when another failed; then the failure is
+    raised.
+    """
+    files = pending_files()
+    futures: dict[str, PrefectFuture[SilverLoad]] = {}
+    for entity in SILVER_KEYS:  # the catalog lists parents first
+        parents = [futures[parent] for parent, _ in SILVER[entity].references]
+        futures[entity] = load_silver.submit(
+            entity, run_id, as_of, files[entity], return_state=False, wait_for=parents
+        )
+    wait(list(futures.values()))
+    completed = [f.result() for f in futures.values() if f.state.is_completed()]
+    record_loads(run_id, completed)
+    for future in futures.values():
+        future.result()  # raises the first failure (a child of a failed parent raises its upstream error)
+    return [load.load for load in completed]
 
 
 # --- silver -> gold --------------------------------------------------------------------------------------
@@ -184,14 +271,15 @@ def build_gold(as_of: datetime) -> dict[str, int]:
             read_silver("finance_entries"), gold.mart_monthly_revenue(fact_sales_df)
         ),
     }
-    counts: dict[str, int] = {}
-    for name in GOLD_TABLES:
+
+    def write(name: str) -> int:
         df = builders[name]().localCheckpoint()
         delta_io.overwrite(
             df.coalesce(1) if df.rdd.getNumPartitions() > 1 else df, zones.gold_url(settings, name)
         )
-        counts[name] = df.count()
-    return counts
+        return df.count()
+
+    return dict(zip(GOLD_TABLES, _side_by_side(settings, write, GOLD_TABLES), strict=True))
 
 
 # --- data quality ----------------------------------------------------------------------------------------
@@ -203,7 +291,10 @@ def check_quality(run_id: str, loads: list[EntityLoad], max_quarantine_fraction:
     tables = {t.name: _silver_table(spark, settings, t.name) for t in SILVER_TABLES}
     tables |= {name: delta_io.read_delta(spark, zones.gold_url(settings, name)) for name in GOLD_TABLES}
     declared = {t.name: t.checks for t in SILVER_TABLES} | {name: GOLD[name].checks for name in GOLD_TABLES}
-    results = checks.run_checks(run_id, tables, declared)
+    tables = {name: df.cache() for name, df in tables.items()}
+    results = checks.run_checks(run_id, tables, declared, workers=settings.spark_concurrent_writes)
+    for df in tables.values():
+        df.unpersist()
     for load in loads:
         if load.bronze:
             name, outcome = checks.quarantine_share(load.bronze, load.quarantined, max_quarantine_fraction)
@@ -238,15 +329,18 @@ def maintain(retention_hours: float, max_files: int = 8) -> list[str]:
     spark = spark_session(settings)
     urls = {f"gold/{t}": zones.gold_url(settings, t) for t in GOLD_TABLES}
     urls |= {f"silver/{t}": zones.silver_url(settings, t) for t in (*SILVER_KEYS, SCD2_HISTORY)}
-    compacted = []
-    for name, url in urls.items():
+
+    def maintain_table(item: tuple[str, str]) -> str | None:
+        name, url = item
         if not delta_io.is_delta_table(spark, url):
-            continue
-        if delta_io.file_count(spark, url) > max_files:
+            return None
+        compact = delta_io.file_count(spark, url) > max_files
+        if compact:
             delta_io.optimize(spark, url, ZORDER.get(name.removeprefix("gold/"), ()))
-            compacted.append(name)
         delta_io.vacuum(spark, url, retention_hours)
-    return compacted
+        return name if compact else None
+
+    return [name for name in _side_by_side(settings, maintain_table, list(urls.items())) if name]
 
 
 # --- the flow --------------------------------------------------------------------------------------------
@@ -279,7 +373,7 @@ def medallion(
     run_id = _run_id()
     logger = get_run_logger()
     with concurrency("spark", occupy=1, strict=False):
-        loads = [load_silver(entity, run_id, as_of) for entity in SILVER_KEYS]
+        loads = load_all_silver(run_id, as_of)
         settings = get_settings()
         changed = any(load.files for load in loads)
         gold_exists = delta_io.is_delta_table(spark_session(settings), zones.gold_url(settings, "fact_sales"))
@@ -293,7 +387,8 @@ def medallion(
         else:
             logger.info("no new bronze files: silver and gold are unchanged")
             gold_rows = gold_row_counts()
-    dq = read_dq_results(run_id)
+    # A run that loaded nothing and checked nothing wrote no dq_results rows.
+    dq = read_dq_results(run_id) if changed or checks else []
     publish_artifacts(run_id, loads, gold_rows, dq)
     # Row-level failures are handled by quarantine; a failed table-level error check fails the run, in the
     # state DataQualityFailed, after one `lakehouse.dq.failed` event (the alert names the run and checks).
@@ -388,7 +483,11 @@ def profile_tables(run_id: str) -> int:
 def gold_row_counts() -> dict[str, int]:
     settings = get_settings()
     spark = spark_session(settings)
-    return {t: delta_io.read_delta(spark, zones.gold_url(settings, t)).count() for t in GOLD_TABLES}
+
+    def count(table: str) -> int:
+        return delta_io.read_delta(spark, zones.gold_url(settings, table)).count()  # from Delta's stats
+
+    return dict(zip(GOLD_TABLES, _side_by_side(settings, count, GOLD_TABLES), strict=True))
 
 
 def publish_artifacts(

@@ -36,6 +36,9 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 # Microsoft's Event Hubs emulator default key (documented in its Config/connection-string samples).
 EVENTHUBS_EMULATOR_KEY = "SAS_KEY_VALUE"
+# Capture's window: what infra/azure deploys (Azure accepts 60-900 s), and the emulator's default.
+AZURE_CAPTURE_WINDOW_SECONDS = 60.0
+LOCAL_CAPTURE_WINDOW_SECONDS = 5.0
 # The one namespace name of Microsoft's emulator (and of infra/local/Config.json).
 EVENTHUBS_EMULATOR_NAMESPACE = "emulatorNs1"
 
@@ -105,8 +108,10 @@ class Settings(BaseSettings):
     # fsync each appended batch of a partition log (slower; survives a power loss, not just a crash).
     eventhubs_fsync: bool = False
     capture_enabled: bool = True
-    # Azure's default window is 300 s (60-900); locally a minute keeps a demo run short.
-    capture_window_seconds: float = 60.0
+    # How often Capture closes a file per partition. Azure takes 60-900 s (AZURE_CAPTURE_WINDOW_SECONDS is
+    # what the Bicep deploys); the local emulator has no minimum, and a short window keeps the inner loop
+    # short (the pipeline waits for the window to close before it lands reviews).
+    capture_window_seconds: float = 0.0  # 0 = the profile's default (above)
     capture_window_bytes: int = 300 * 1024 * 1024
     capture_skip_empty: bool = True
 
@@ -150,9 +155,14 @@ class Settings(BaseSettings):
     spark_master: str = "local[*]"
     spark_shuffle_partitions: int = 8
     spark_driver_memory: str = "4g"
+    # Independent small Spark jobs (gold tables, table checks) submitted at once from driver threads.
+    spark_concurrent_writes: int = 4
 
     @model_validator(mode="after")
     def _profile_defaults(self) -> Settings:
+        if not self.capture_window_seconds:
+            by_profile = {"local": LOCAL_CAPTURE_WINDOW_SECONDS, "azure": AZURE_CAPTURE_WINDOW_SECONDS}
+            self.capture_window_seconds = by_profile[self.profile]
         if self.profile == "local":
             # Well-known emulator keys are the local defaults; nothing secret is involved.
             if self.storage_key is None:

@@ -23,7 +23,7 @@ SENT_MARKERS = f"{CAPTURE_ROOT}/_sent"  # one marker per generated day of review
 
 # --- bronze: what arrived, in its own format, with ingestion metadata -------------------------------
 REVIEWS_BRONZE = "reviews"
-APP_EVENTS_BRONZE = "app_events"  # app_events/event_date=<d>/*.parquet
+APP_EVENTS_BRONZE = "app_events"  # app_events/event_month=<yyyy-mm>/*.parquet
 BATCH_MANIFEST = "_ops/manifest/batch"  # in bronze: MD5 manifest of the batch copies
 REVIEWS_COPY_LOG = "_ops/copy_log/reviews"  # in bronze: the Capture files copied
 

@@ -8,14 +8,16 @@ Layout (zone-relative):
   date it was received; the name derives from the content, so landing the same page twice is one file;
 * landing ``_rejected/app_events/<yyyy-mm-dd>/<sha>.json`` + ``.reason.json`` — a page that stayed malformed
   after the retries, with the request that produced it;
-* bronze ``app_events/event_date=<yyyy-mm-dd>/part-<load_id>.parquet`` — one file per event date (from
-  ``occurred_at``; ``unknown`` when it is not a date) holding every event of that date ever pulled, strings as
-  received plus ``_ingested_at``, ``_source_file``, ``_load_id``.
+* bronze ``app_events/event_month=<yyyy-mm>/part-<load_id>.parquet`` — one file per event month (from
+  ``occurred_at``; ``unknown`` when it is not a date) holding every event of that month ever pulled, strings
+  as received plus ``_ingested_at``, ``_source_file``, ``_load_id``. A month, not a day: two years of events
+  are 24 files rather than 730 tiny ones, and a daily pull rewrites the month it adds to (plus the month of
+  any late event).
 
 Deduplication is on ``(event_id, received_at)``: an event the API sends twice (a retried or overlapping page,
 or the first event again after a restart from the watermark) is kept once, while a record the source itself
 wrote twice (the contract's ``exact_duplicate``, received at two moments) stays for silver to count. Late
-events land in their own (earlier) date partition, merged with what is there.
+events land in their own (earlier) month partition, merged with what is there.
 """
 
 from __future__ import annotations
@@ -61,9 +63,9 @@ BRONZE_SCHEMA = pa.schema(
         pa.field("_load_id", pa.string(), nullable=False),
     ]
 )
-"""Bronze app_events: one row per event the API sent (deduplicated on ``DEDUPE_KEY``); ``event_date`` is the
+"""Bronze app_events: one row per event the API sent (deduplicated on ``DEDUPE_KEY``); ``event_month`` is the
 partition folder, not a column."""
-UNKNOWN_DATE = "unknown"
+UNKNOWN_MONTH = "unknown"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -290,24 +292,24 @@ def bronze_rows(landed: Iterable[LandedPage], load_id: str, ingested_at: datetim
     return pa.concat_tables(tables) if tables else BRONZE_SCHEMA.empty_table()
 
 
-def event_dates(table: pa.Table) -> list[str]:
-    """The ``event_date`` partition of each row: ``occurred_at``'s date, or ``unknown``."""
+def event_months(table: pa.Table) -> list[str]:
+    """The ``event_month`` partition of each row: ``occurred_at``'s ``yyyy-mm``, or ``unknown``."""
     return [
-        value[:10] if value is not None and _DATE.match(value) else UNKNOWN_DATE
+        value[:7] if value is not None and _DATE.match(value) else UNKNOWN_MONTH
         for value in table["occurred_at"].to_pylist()
     ]
 
 
-def partition_folder(event_date: str) -> str:
-    return f"{BRONZE_PREFIX}/event_date={event_date}"
+def partition_folder(event_month: str) -> str:
+    return f"{BRONZE_PREFIX}/event_month={event_month}"
 
 
 def bronze_files(lake: Lake) -> dict[str, list[str]]:
-    """Parquet files of bronze app_events by event date."""
+    """Parquet files of bronze app_events by event month."""
     found: dict[str, list[str]] = {}
     for entry in lake.files("bronze", BRONZE_PREFIX, suffix=".parquet"):
         folder = entry.path.split("/")[-2]
-        found.setdefault(folder.removeprefix("event_date="), []).append(entry.path)
+        found.setdefault(folder.removeprefix("event_month="), []).append(entry.path)
     return found
 
 
@@ -325,12 +327,12 @@ def dedupe(table: pa.Table) -> pa.Table:
     return table.filter(pa.array(keep, pa.bool_()))
 
 
-def write_partition(lake: Lake, event_date: str, table: pa.Table, load_id: str, replaces: list[str]) -> str:
+def write_partition(lake: Lake, event_month: str, table: pa.Table, load_id: str, replaces: list[str]) -> str:
     """Write a partition to a new file, then delete the files it replaces: no moment without the history."""
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="snappy")
     data = buffer.getvalue()
-    path = f"{partition_folder(event_date)}/part-{load_id}-{md5_hex(data)[:8]}.parquet"
+    path = f"{partition_folder(event_month)}/part-{load_id}-{md5_hex(data)[:8]}.parquet"
     lake.write_bytes("bronze", path, data)
     for old in replaces:
         if old != path:
@@ -338,8 +340,8 @@ def write_partition(lake: Lake, event_date: str, table: pa.Table, load_id: str, 
     return path
 
 
-def merge_partition(lake: Lake, event_date: str, new: pa.Table, old_files: list[str], load_id: str) -> int:
-    """Merge ``new`` into one date partition; the number of rows it gained (0: the partition is untouched)."""
+def merge_partition(lake: Lake, event_month: str, new: pa.Table, old_files: list[str], load_id: str) -> int:
+    """Merge ``new`` into one month partition; the rows it gained (0: the partition is untouched)."""
     # Several old files only after a run stopped between writing a partition and deleting what it replaced.
     history = dedupe(
         pa.concat_tables([read_parquet(lake, p) for p in old_files] or [BRONZE_SCHEMA.empty_table()])
@@ -347,24 +349,24 @@ def merge_partition(lake: Lake, event_date: str, new: pa.Table, old_files: list[
     merged = dedupe(pa.concat_tables([history, new]))
     gained = merged.num_rows - history.num_rows
     if gained or len(old_files) != 1:
-        write_partition(lake, event_date, merged, load_id, old_files)
+        write_partition(lake, event_month, merged, load_id, old_files)
     return gained
 
 
 def write_bronze(lake: Lake, landed: list[LandedPage], load_id: str, workers: int = 8) -> BronzeWrite:
-    """Merge the landed events into their date partitions, several at a time; write only changed ones."""
+    """Merge the landed events into their month partitions, several at a time; write only changed ones."""
     new = bronze_rows(landed, load_id, utc_now())
-    rows_by_date: dict[str, list[int]] = {}
-    for index, event_date in enumerate(event_dates(new)):
-        rows_by_date.setdefault(event_date, []).append(index)
+    rows_by_month: dict[str, list[int]] = {}
+    for index, event_month in enumerate(event_months(new)):
+        rows_by_month.setdefault(event_month, []).append(index)
     existing = bronze_files(lake)
 
     def merge(item: tuple[str, list[int]]) -> tuple[str, int]:
-        event_date, indexes = item
+        event_month, indexes = item
         rows = new.take(pa.array(indexes, pa.int64()))
-        return event_date, merge_partition(lake, event_date, rows, existing.get(event_date, []), load_id)
+        return event_month, merge_partition(lake, event_month, rows, existing.get(event_month, []), load_id)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        gains = dict(pool.map(merge, sorted(rows_by_date.items())))
+        gains = dict(pool.map(merge, sorted(rows_by_month.items())))
     written = tuple(d for d, gained in gains.items() if gained or len(existing.get(d, [])) != 1)
     return BronzeWrite(received=new.num_rows, added=sum(gains.values()), partitions=written)

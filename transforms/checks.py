@@ -9,9 +9,10 @@ sample keys, a severity); an ``error`` that fails ends the medallion run.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from transforms.common import utc_date
@@ -39,22 +40,40 @@ class TableCheck:
     description: str = ""
 
 
+def _aggregate(df: DataFrame, *columns: Column) -> tuple[int, ...]:
+    """One-row aggregates of ``df`` as ints (null = 0), in one Spark job."""
+    row = df.agg(*columns).first()
+    return tuple(int(v or 0) for v in row) if row is not None else tuple(0 for _ in columns)
+
+
+def _failing_rows(df: DataFrame, failing: Column) -> tuple[int, int]:
+    """Rows of ``df``, and those where ``failing`` holds (one Spark job)."""
+    total, failed = _aggregate(df, F.count(F.lit(1)), F.count(F.when(failing, True)))
+    return total, failed
+
+
+def _samples(df: DataFrame, failed: int, render: Callable[[Row], str]) -> tuple[str, ...]:
+    """A few failing rows of ``df``, rendered; no Spark job when nothing failed."""
+    return tuple(render(r) for r in df.limit(SAMPLES).collect()) if failed else ()
+
+
 def keys_unique(keys: Sequence[str]) -> TableCheck:
     """No two rows share the business key (failed = keys held by more than one row)."""
 
     def evaluate(df: DataFrame, _: Mapping[str, DataFrame]) -> CheckOutcome:
-        dupes_df = df.groupBy(*keys).count().where("count > 1")
-        samples = tuple(" | ".join(str(v) for v in r[: len(keys)]) for r in dupes_df.limit(SAMPLES).collect())
-        failed = dupes_df.count()
-        return CheckOutcome(df.count() - failed, failed, samples)
+        per_key_df = df.groupBy(*keys).agg(F.count(F.lit(1)).alias("_rows"))
+        rows, failed = _aggregate(per_key_df, F.sum("_rows"), F.count(F.when(F.col("_rows") > 1, True)))
+        dupes_df = per_key_df.where(F.col("_rows") > 1)
+        samples = _samples(dupes_df, failed, lambda r: " | ".join(str(v) for v in r[: len(keys)]))
+        return CheckOutcome(rows - failed, failed, samples)
 
     return TableCheck("keys_unique", "error", evaluate, f"unique ({', '.join(keys)})")
 
 
 def key_not_null(column: str) -> TableCheck:
     def evaluate(df: DataFrame, _: Mapping[str, DataFrame]) -> CheckOutcome:
-        failed = df.where(F.col(column).isNull()).count()
-        return CheckOutcome(df.count() - failed, failed)
+        rows, failed = _failing_rows(df, F.col(column).isNull())
+        return CheckOutcome(rows - failed, failed)
 
     return TableCheck(f"{column}_not_null", "error", evaluate, f"{column} is not null")
 
@@ -63,8 +82,8 @@ def key_known(column: str) -> TableCheck:
     """Rows resolved to the unknown member (-1): a warning, the row is kept and counted."""
 
     def evaluate(df: DataFrame, _: Mapping[str, DataFrame]) -> CheckOutcome:
-        failed = df.where(F.col(column) == UNKNOWN_KEY).count()
-        return CheckOutcome(df.count() - failed, failed)
+        rows, failed = _failing_rows(df, F.col(column) == UNKNOWN_KEY)
+        return CheckOutcome(rows - failed, failed)
 
     return TableCheck(f"{column}_known", "warn", evaluate, f"{column} is not the unknown member")
 
@@ -73,12 +92,12 @@ def relationship(column: str, to_table: str, to_column: str) -> TableCheck:
     """Every non-null ``column`` value exists as ``to_table.to_column`` (the unknown member included)."""
 
     def evaluate(df: DataFrame, tables: Mapping[str, DataFrame]) -> CheckOutcome:
-        parents_df = tables[to_table].select(F.col(to_column).alias(column)).distinct()
-        keyed_df = df.where(F.col(column).isNotNull())
-        orphans_df = keyed_df.join(parents_df, column, "left_anti")
-        samples = tuple(str(r[0]) for r in orphans_df.select(column).distinct().limit(SAMPLES).collect())
-        failed = orphans_df.count()
-        return CheckOutcome(keyed_df.count() - failed, failed, samples)
+        parents_df = tables[to_table].select(F.col(to_column).alias(column), F.lit(True).alias("_known"))
+        keyed_df = df.where(F.col(column).isNotNull()).join(parents_df.distinct(), column, "left")
+        rows, failed = _failing_rows(keyed_df, F.col("_known").isNull())
+        orphans_df = keyed_df.where(F.col("_known").isNull()).select(column).distinct()
+        samples = _samples(orphans_df, failed, lambda r: str(r[0]))
+        return CheckOutcome(rows - failed, failed, samples)
 
     return TableCheck(f"{column}_in_{to_table}", "error", evaluate, f"{column} -> {to_table}.{to_column}")
 
@@ -107,12 +126,11 @@ def revenue_matches_net_lines(fact_table: str) -> TableCheck:
         compared_df = mart_df.select("month_start_date", "revenue").join(
             expected_df, "month_start_date", "full_outer"
         )
-        wrong_df = compared_df.where(~F.col("revenue").eqNullSafe(F.col("_expected")))
-        samples = tuple(
-            f"{r[0]}: {r[1]} != {r[2]}" for r in wrong_df.orderBy("month_start_date").limit(SAMPLES).collect()
-        )
-        failed = wrong_df.count()
-        return CheckOutcome(compared_df.count() - failed, failed, samples)
+        wrong = ~F.col("revenue").eqNullSafe(F.col("_expected"))
+        months, failed = _failing_rows(compared_df, wrong)
+        wrong_df = compared_df.where(wrong).orderBy("month_start_date")
+        samples = _samples(wrong_df, failed, lambda r: f"{r[0]}: {r[1]} != {r[2]}")
+        return CheckOutcome(months - failed, failed, samples)
 
     return TableCheck(
         "revenue_equals_net_line_amounts",
@@ -131,39 +149,40 @@ def quarantine_share(bronze: int, quarantined: int, max_fraction: float) -> tupl
 
 
 def run_checks(
-    run_id: str, tables: Mapping[str, DataFrame], declared: Mapping[str, Sequence[TableCheck]]
+    run_id: str,
+    tables: Mapping[str, DataFrame],
+    declared: Mapping[str, Sequence[TableCheck]],
+    workers: int = 1,
 ) -> list[tuple[str, str, str, str, int, int, list[str]]]:
-    """Evaluate every declared check of every table present; rows in ``DQ_RESULTS_SCHEMA`` order."""
-    rows: list[tuple[str, str, str, str, int, int, list[str]]] = []
-    for table, checks in declared.items():
-        if table not in tables:
-            continue
-        for check in checks:
-            outcome = check.evaluate(tables[table], tables)
-            rows.append(
-                (
-                    run_id,
-                    table,
-                    check.name,
-                    check.severity,
-                    outcome.passed,
-                    outcome.failed,
-                    list(outcome.samples),
-                )
-            )
-    return rows
+    """Evaluate every declared check of every table present; rows in ``DQ_RESULTS_SCHEMA`` order.
+
+    ``workers`` > 1 submits that many checks to Spark at once (from threads of this process): the checks are
+    small jobs whose cost is mostly scheduling, so running them side by side fills the cores.
+    """
+    todo = [(table, check) for table, checks in declared.items() if table in tables for check in checks]
+
+    def evaluate(item: tuple[str, TableCheck]) -> tuple[str, str, str, str, int, int, list[str]]:
+        table, check = item
+        outcome = check.evaluate(tables[table], tables)
+        samples = list(outcome.samples)
+        return (run_id, table, check.name, check.severity, outcome.passed, outcome.failed, samples)
+
+    if workers <= 1:
+        return [evaluate(item) for item in todo]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="table-checks") as pool:
+        return list(pool.map(evaluate, todo))
 
 
 def no_revenue_anomaly() -> TableCheck:
     """A day of ``mart_revenue_anomalies`` outside its expected band: a warning (samples = the dates)."""
 
     def evaluate(mart_df: DataFrame, _: Mapping[str, DataFrame]) -> CheckOutcome:
-        flagged_df = mart_df.where(F.col("is_anomaly"))
-        samples = tuple(
-            f"{r.order_date}: {r.revenue} outside [{r.lower_bound}, {r.upper_bound}]"
-            for r in flagged_df.orderBy("order_date").limit(SAMPLES).collect()
+        rows, failed = _failing_rows(mart_df, F.col("is_anomaly"))
+        samples = _samples(
+            mart_df.where(F.col("is_anomaly")).orderBy("order_date"),
+            failed,
+            lambda r: f"{r.order_date}: {r.revenue} outside [{r.lower_bound}, {r.upper_bound}]",
         )
-        failed = flagged_df.count()
-        return CheckOutcome(mart_df.count() - failed, failed, samples)
+        return CheckOutcome(rows - failed, failed, samples)
 
     return TableCheck(REVENUE_ANOMALY_CHECK, "warn", evaluate, "no day's revenue is an anomaly")

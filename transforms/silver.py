@@ -118,13 +118,17 @@ class RowCounts:
 
 
 def row_counts(bronze_df: DataFrame, result: StandardizeResult) -> RowCounts:
-    """Count bronze, silver, quarantined and duplicate rows (runs four Spark jobs)."""
-    return RowCounts(
-        bronze=bronze_df.count(),
-        silver=result.silver_df.count(),
-        quarantined=result.quarantine_df.count(),
-        duplicates=result.duplicates_df.count(),
-    )
+    """Count bronze, silver, quarantined and duplicate rows, in one Spark job."""
+    parts = {
+        "bronze": bronze_df,
+        "silver": result.silver_df,
+        "quarantined": result.quarantine_df,
+        "duplicates": result.duplicates_df,
+    }
+    tagged = [df.select(F.lit(name).alias("_part")) for name, df in parts.items()]
+    union_df = tagged[0].unionByName(tagged[1]).unionByName(tagged[2]).unionByName(tagged[3])
+    counted: dict[str, int] = {r[0]: r[1] for r in union_df.groupBy("_part").count().collect()}
+    return RowCounts(**{name: int(counted.get(name, 0)) for name in parts})
 
 
 # --- entities ------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ next run read those files again, and the MERGE on business keys absorbs the repe
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -313,6 +313,28 @@ def unprocessed_files(
     return [f for f in files if (f.url, f.size, f.modified_ms) not in done]
 
 
+def unprocessed_by_source(
+    spark: SparkSession, log_url: str, listed: Mapping[str, Sequence[SourceFile]]
+) -> dict[str, list[SourceFile]]:
+    """:func:`unprocessed_files` for several sources with one read of the log."""
+    from pyspark.sql import functions as F
+
+    if not is_delta_table(spark, log_url):
+        return {source: list(files) for source, files in listed.items()}
+    rows = (
+        spark.read.format("delta")
+        .load(log_url)
+        .where(F.col("source").isin(list(listed)))
+        .select("source", "file_url", "size", "modified_ms")
+        .collect()
+    )
+    done = {(r[0], r[1], r[2], r[3]) for r in rows}
+    return {
+        source: [f for f in files if (source, f.url, f.size, f.modified_ms) not in done]
+        for source, files in listed.items()
+    }
+
+
 def record_processed(
     spark: SparkSession,
     log_url: str,
@@ -327,3 +349,19 @@ def record_processed(
         return
     keys = ("source", "file_url", "size", "modified_ms")
     merge(spark.createDataFrame(rows, PROCESSED_LOG_DDL), log_url, keys=keys)
+
+
+def record_processed_loads(
+    spark: SparkSession,
+    log_url: str,
+    loads: Iterable[tuple[str, Iterable[SourceFile], str, datetime]],
+) -> None:
+    """:func:`record_processed` for several ``(source, files, load_id, processed_at)`` in one commit."""
+    rows = [
+        (source, f.url, f.size, f.modified_ms, load_id, at)
+        for source, files, load_id, at in loads
+        for f in files
+    ]
+    if rows:
+        keys = ("source", "file_url", "size", "modified_ms")
+        merge(spark.createDataFrame(rows, PROCESSED_LOG_DDL), log_url, keys=keys)

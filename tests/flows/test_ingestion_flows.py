@@ -309,10 +309,10 @@ def test_storage_unavailable_mid_copy_fails_clearly_and_the_rerun_completes(
 
 # --- app_events ---------------------------------------------------------------------------------------
 def expected_events(first: int | None = None) -> Counter[str]:
-    """Events per event_date the generator made for the API's days (the first ``first`` when given)."""
+    """Events per event month the generator made for the API's days (the first ``first`` when given)."""
     days = range(API_FIRST_DAY, API_DAYS)
     records = [r for day in days for r in iter_app_events(API_SF, SEED, day, start=START)]
-    return Counter(r["occurred_at"][:10] for r in records[:first])
+    return Counter(r["occurred_at"][:7] for r in records[:first])
 
 
 def bronze_events(settings: Settings) -> dict[str, pa.Table]:
@@ -355,11 +355,11 @@ def test_pull_app_events_lands_pages_writes_bronze_and_reruns_change_nothing(
     assert watermark.since == report.since_after == bronze_max_received_at(settings)
     assert len(artifact_rows(state, "app-events-pull")) == report.pages_landed
     with Lake(settings) as lake:
-        a_file = lake.files("bronze", "app_events/event_date=2026-01-02", suffix=".parquet")[0].path
+        a_file = lake.files("bronze", "app_events/event_month=2026-01", suffix=".parquet")[0].path
         one_partition = pq.read_table(pa.BufferReader(lake.read_bytes("bronze", a_file)))
-    assert one_partition.num_rows == expected["2026-01-02"]
+    assert one_partition.num_rows == expected["2026-01"]
     assert set(one_partition["_load_id"].to_pylist()) == {report.load_id}
-    assert {o[:10] for o in one_partition["occurred_at"].to_pylist()} == {"2026-01-02"}
+    assert {o[:7] for o in one_partition["occurred_at"].to_pylist()} == {"2026-01"}
     assert all(p.startswith("landing/app_events/") for p in one_partition["_source_file"].to_pylist())
 
     before = snapshot(settings, "bronze"), watermark

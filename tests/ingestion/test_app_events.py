@@ -18,7 +18,7 @@ from ingestion.app_events import (
     Watermark,
     bronze_rows,
     dedupe,
-    event_dates,
+    event_months,
     next_watermark,
     parse_page,
     retry_after_seconds,
@@ -151,11 +151,11 @@ def test_dedupe_keeps_the_first_of_each_event_id_and_received_at() -> None:
     assert set(kept["_ingested_at"].to_pylist()) == {at}
 
 
-def test_event_dates_fall_back_to_unknown() -> None:
+def test_event_months_fall_back_to_unknown() -> None:
     table = page_table(
         event("a", "r", "2025-12-31T23:59:59Z"), event("b", "r", "not a date"), event("c", "r", None)
     )
-    assert event_dates(table) == ["2025-12-31", "unknown", "unknown"]
+    assert event_months(table) == ["2025-12", "unknown", "unknown"]
 
 
 def test_next_watermark_moves_to_the_latest_received_at_only_forward() -> None:

@@ -85,16 +85,16 @@ def _write_capture(
 
 def _write_app_events(source: Path, target: Path, day_folder: str) -> None:
     rows = [json.loads(line) for line in source.read_text().splitlines()]
-    by_date: dict[str, list[dict]] = {}
+    by_month: dict[str, list[dict]] = {}
     for row in rows:
-        by_date.setdefault(str(row.get("occurred_at") or "")[:10] or "unknown", []).append(row)
-    for event_date, events in sorted(by_date.items()):
+        by_month.setdefault(str(row.get("occurred_at") or "")[:7] or "unknown", []).append(row)
+    for event_month, events in sorted(by_month.items()):
         table = pa.table(
             {
                 c: pa.array([None if e.get(c) is None else str(e[c]) for e in events], pa.string())
                 for c in APP_EVENT_COLUMNS
             }
         )
-        path = target / f"event_date={event_date}" / f"part-{day_folder}.parquet"
+        path = target / f"event_month={event_month}" / f"part-{day_folder}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, path)

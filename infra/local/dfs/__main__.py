@@ -22,13 +22,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--access-log", action="store_true", help="log every request with its status and duration"
     )
+    parser.add_argument(
+        "--count-calls",
+        action="store_true",
+        help="count requests per DFS operation and the Azurite calls each makes (GET /_stats; for bench)",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Azurite call is too much
     if args.access_log:
         logging.getLogger("infra.local.dfs.access").setLevel(logging.DEBUG)
-    app = DfsApp(settings, delete_batch=args.delete_batch)
+    app = DfsApp(settings, delete_batch=args.delete_batch, count_calls=args.count_calls)
     config = uvicorn.Config(
         app,
         host=settings.listen_host,

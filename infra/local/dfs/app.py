@@ -38,6 +38,7 @@ from infra.local.dfs.blobstore import (
     metadata_from,
     raise_for,
 )
+from infra.local.dfs.counting import CallCounter, operation_name
 from infra.local.dfs.errors import StorageError, error_response
 from infra.local.dfs.listing import list_filesystems, list_paths
 from infra.local.dfs.namespace import (
@@ -97,7 +98,7 @@ Need = tuple[str, str, str | None]
 class DfsApp:
     """ASGI application serving the DFS API for one storage account."""
 
-    def __init__(self, settings: Settings, delete_batch: int = 5000) -> None:
+    def __init__(self, settings: Settings, delete_batch: int = 5000, count_calls: bool = False) -> None:
         if settings.storage_key is None:
             raise ValueError("the DFS endpoint needs LAKEHOUSE_STORAGE_KEY (Azurite's key locally)")
         self.account = settings.storage_account
@@ -106,6 +107,8 @@ class DfsApp:
         self.delete_batch = delete_batch
         self.client: httpx.AsyncClient | None = None
         self._logs_ready = False
+        # Requests per DFS operation and the Azurite calls each made (GET /_stats); None = not counted.
+        self.counter = CallCounter() if count_calls else None
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -116,6 +119,7 @@ class DfsApp:
             timeout=httpx.Timeout(120.0, connect=10.0),
         )
         self.store = BlobStore(self.blob_url, self.account, self.auth.key, self.client)
+        self.store.counter = self.counter
         self.namespace = Namespace(self.store)
         self.paths = PathOperations(self.namespace, self.delete_batch)
 
@@ -170,6 +174,9 @@ class DfsApp:
             if scope["path"] == "/_health":
                 await self._health(tracked_send)
                 return
+            if scope["path"] == "/_stats" and self.counter is not None:
+                await self._stats(scope["method"], tracked_send)
+                return
             if scope["method"].upper() not in HTTP_VERBS:
                 raise StorageError("UnsupportedHttpVerb")
             request = Request.from_scope(scope, receive)
@@ -186,12 +193,12 @@ class DfsApp:
             )
             scope_path = target.path or request.params.get("directory", "").strip("/")
             grant = self.auth.authenticate(signed, target.filesystem, scope_path)
-            if forward:
-                await self._forward(request, target, grant, tracked_send)
-                return
-            reply = await self._dfs(request, target, grant, tracked_send)
-            if reply is not None:
-                await respond(tracked_send, reply.status, _common(version) | reply.headers, reply.body)
+            if self.counter is None:
+                await self._serve(request, target, grant, forward, version, tracked_send)
+            else:
+                name = operation_name(request.method, request.params, request.headers, forward)
+                with self.counter.operation(name):
+                    await self._serve(request, target, grant, forward, version, tracked_send)
         except StorageError as error:
             if has_started():
                 log.warning("error after the response started: %s", error)
@@ -206,6 +213,16 @@ class DfsApp:
                 failure = StorageError("InternalError")
             if not has_started():
                 await self._respond_error(tracked_send, failure, api, scope, version)
+
+    async def _serve(
+        self, request: Request, target: Target, grant: Grant, forward: bool, version: str, send: Send
+    ) -> None:
+        if forward:
+            await self._forward(request, target, grant, send)
+            return
+        reply = await self._dfs(request, target, grant, send)
+        if reply is not None:
+            await respond(send, reply.status, _common(version) | reply.headers, reply.body)
 
     @staticmethod
     async def _respond_error(send: Send, error: StorageError, api: str, scope: Scope, version: str) -> None:
@@ -427,7 +444,7 @@ class DfsApp:
     ) -> httpx.Response:
         headers = {k: v for k, v in request.headers.items() if k not in HOP_HEADERS}
         upstream = self.store.build(method, self.store.url_path(filesystem, path), headers=headers)
-        return await self.store.client.send(upstream, stream=stream)
+        return await self.store.send(upstream, stream=stream)
 
     @staticmethod
     def _dfs_headers(upstream: httpx.Headers, action: str) -> dict[str, str]:
@@ -505,7 +522,7 @@ class DfsApp:
         upstream_request = self.store.build(method, url_path, query, headers, body)
         if anonymous_read:
             upstream_request.headers.pop("authorization", None)
-        upstream = await self.store.client.send(upstream_request, stream=True)
+        upstream = await self.store.send(upstream_request, stream=True)
         try:
             headers_out = _visible(upstream.headers.multi_items())
             if target.filesystem and method == "DELETE" and upstream.status_code < 300:
@@ -535,7 +552,15 @@ class DfsApp:
             current = blob.metadata if blob else {}
         return {f"x-ms-meta-{k}": v for k, v in reserved_metadata(current).items()}
 
-    # --- health -----------------------------------------------------------------------------------------
+    # --- health and call counts -------------------------------------------------------------------------
+    async def _stats(self, method: str, send: Send) -> None:
+        """``GET /_stats``: the call counts as JSON; ``DELETE /_stats`` clears them (``--count-calls``)."""
+        assert self.counter is not None
+        if method == "DELETE":
+            self.counter.clear()
+        body = json.dumps(self.counter.snapshot()).encode()
+        await respond(send, 200, {"content-type": "application/json"}, body)
+
     async def _health(self, send: Send) -> None:
         try:
             response = await self.store.call("GET", None, query=[("comp", "list"), ("maxresults", "1")])

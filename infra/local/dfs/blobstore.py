@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 import httpx
 
 from infra.local.dfs.auth import sign_for_azurite
+from infra.local.dfs.counting import CallCounter
 from infra.local.dfs.errors import StorageError
 from infra.local.dfs.paths import quote_path
 
@@ -35,6 +36,8 @@ ENCRYPTION_CONTEXT_KEY = "dfs_encryption_context"
 PRIVATE_KEYS = (*ACL_KEYS, TRANSACTION_KEY, EXPIRY_KEY, ENCRYPTION_CONTEXT_KEY)
 RESERVED_KEYS = frozenset((FOLDER_KEY, *PRIVATE_KEYS))
 _META_PREFIX = "x-ms-meta-"
+# Files this endpoint wrote last (see BlobStore.remember); cleared whole when it grows past this.
+MAX_KNOWN_FILES = 10_000
 _BLOCK_PREFIX = b"dfs-"
 # Azurite's error codes that have their own name in the DFS API.
 _DFS_CODES = {
@@ -99,6 +102,15 @@ class BlobProperties:
 
 
 @dataclass(frozen=True)
+class BlockList:
+    """What a Get Block List answered: blocks as (id, size), and the ETag of the committed blob."""
+
+    committed: list[tuple[str, int]]
+    uncommitted: list[tuple[str, int]]
+    etag: str
+
+
+@dataclass(frozen=True)
 class BlobItem:
     """One blob of a listing."""
 
@@ -153,6 +165,45 @@ class BlobStore:
         self.account = account
         self.key = key
         self.client = client
+        self.counter: CallCounter | None = None  # set by ``--count-calls``
+        # URL path -> the properties of a file as this endpoint's own last write left it. Every write sent
+        # to a path forgets it (before and after the call), so an entry only lives while nothing else wrote
+        # there through this endpoint; users of an entry still check its ETag against Azurite.
+        self._known_files: dict[str, BlobProperties] = {}
+
+    async def send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
+        """Send a request built by :meth:`build` (every Azurite call goes through here)."""
+        if self.counter is not None:
+            self.counter.blob_call(request.method, request.url.params.multi_items())
+        if request.method in ("GET", "HEAD") or request.url.params.get("comp") == "block":
+            return await self.client.send(request, stream=stream)  # Put Block changes no property
+        self._forget_written(request)
+        try:
+            return await self.client.send(request, stream=stream)
+        finally:
+            self._forget_written(request)
+
+    # --- files the endpoint wrote itself ---------------------------------------------------------
+    def _key(self, filesystem: str, path: str) -> str:
+        return httpx.URL(self.base_url + self.url_path(filesystem, path)).path  # as send() sees it
+
+    def remember(self, filesystem: str, path: str, properties: BlobProperties) -> None:
+        """Keep what a write of this endpoint just made of a file (saves the lookup before its next write)."""
+        if len(self._known_files) >= MAX_KNOWN_FILES:
+            self._known_files.clear()
+        self._known_files[self._key(filesystem, path)] = properties
+
+    def known(self, filesystem: str, path: str) -> BlobProperties | None:
+        """The file as this endpoint last wrote it, if nothing was written there since (check the ETag)."""
+        return self._known_files.get(self._key(filesystem, path))
+
+    def _forget_written(self, request: httpx.Request) -> None:
+        key = request.url.path
+        self._known_files.pop(key, None)
+        if request.method == "DELETE" and request.url.params.get("restype") == "container":
+            below = key.rstrip("/") + "/"
+            for name in [k for k in self._known_files if k.startswith(below)]:
+                del self._known_files[name]
 
     # --- plumbing -----------------------------------------------------------------------------
     def url_path(self, filesystem: str | None = None, path: str = "") -> str:
@@ -198,7 +249,7 @@ class BlobStore:
     ) -> httpx.Response:
         """A small request whose answer is read whole."""
         request = self.build(method, self.url_path(filesystem, path), query, headers, content)
-        return await self.client.send(request)
+        return await self.send(request)
 
     # --- blobs --------------------------------------------------------------------------------
     async def properties(self, filesystem: str, path: str) -> BlobProperties | None:
@@ -243,13 +294,11 @@ class BlobStore:
         request = self.build(
             "PUT", self.url_path(filesystem, path), [("comp", "block"), ("blockid", block)], sent, body
         )
-        response = await self.client.send(request)
+        response = await self.send(request)
         raise_for(response)
 
-    async def block_list(
-        self, filesystem: str, path: str
-    ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-        """(committed, uncommitted) blocks as (id, size)."""
+    async def block_list(self, filesystem: str, path: str) -> BlockList:
+        """Get Block List: committed and uncommitted blocks, and the blob's ETag."""
         response = await self.call("GET", filesystem, path, [("comp", "blocklist"), ("blocklisttype", "all")])
         raise_for(response)
         root = ElementTree.fromstring(response.content)
@@ -260,7 +309,8 @@ class BlobStore:
                 for b in root.findall(f"{section}/Block")
             ]
 
-        return blocks("CommittedBlocks"), blocks("UncommittedBlocks")
+        etag = response.headers.get("etag", "")
+        return BlockList(blocks("CommittedBlocks"), blocks("UncommittedBlocks"), etag)
 
     async def put_block_list(
         self,

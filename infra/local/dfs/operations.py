@@ -22,6 +22,7 @@ from infra.local.dfs.blobstore import (
     ENCRYPTION_CONTEXT_KEY,
     EXPIRY_KEY,
     TRANSACTION_KEY,
+    BlobProperties,
     BlobStore,
     block_id,
     block_position,
@@ -125,6 +126,31 @@ def _transaction(headers: Mapping[str, str]) -> dict[str, str]:
     return {TRANSACTION_KEY: value} if value else {}
 
 
+def _creates_new_only(headers: Mapping[str, str]) -> bool:
+    """Whether a create's conditions are at most ``If-None-Match: *`` (what the ABFS driver and SDKs send)."""
+    if any(headers.get(name) for name in ("if-match", "if-modified-since", "if-unmodified-since")):
+        return False
+    return headers.get("if-none-match", "*").strip() == "*"
+
+
+def _as_written(
+    response_headers: Mapping[str, str],
+    content_length: int,
+    metadata: Mapping[str, str],
+    sent: Mapping[str, str],
+) -> BlobProperties:
+    """The properties Get Blob Properties would show of a file just written with ``sent`` headers."""
+    shown = {"content-type": "application/octet-stream"}  # Azure's (and Azurite's) default
+    shown |= {name: sent[stored] for name, stored in STORED_CONTENT_HEADERS.items() if stored in sent}
+    return BlobProperties(
+        etag=response_headers.get("etag", ""),
+        last_modified=response_headers.get("last-modified", ""),
+        content_length=content_length,
+        metadata=dict(metadata),
+        headers=httpx.Headers(shown),
+    )
+
+
 def _lease(headers: Mapping[str, str]) -> dict[str, str]:
     return {"x-ms-lease-id": headers["x-ms-lease-id"]} if headers.get("x-ms-lease-id") else {}
 
@@ -224,6 +250,11 @@ class PathOperations:
             return written({"etag": root.etag, "last-modified": root.last_modified})
         system = {} if is_directory else _system_properties(request.headers)
         async with self.ns.locked((filesystem, path)):
+            metadata = {**properties, **acl, **system}
+            if not is_directory and _creates_new_only(request.headers):
+                reply = await self._create_new_file(request, filesystem, path, metadata)
+                if reply is not None:
+                    return reply
             await self.ns.ensure_parents(filesystem, path)
             existing = await self.ns.stat(filesystem, path)
             check_conditions(existing, request.headers, exists="PathAlreadyExists")
@@ -233,7 +264,6 @@ class PathOperations:
                     f"The path exists as a {existing.resource_type}.",
                     headers=existing_type(existing),
                 )
-            metadata = {**properties, **acl, **system}
             transaction = _transaction(request.headers)
             if is_directory:
                 if existing is not None and existing.has_marker:
@@ -251,11 +281,51 @@ class PathOperations:
             headers = {CONTENT_HEADERS[h]: v for h, v in request.headers.items() if h in CONTENT_HEADERS}
             headers |= _lease(request.headers)
             headers |= {"if-match": existing.etag} if existing is not None else {"if-none-match": "*"}
-            response = await self.store.put_empty(filesystem, path, metadata | transaction, headers)
-            if await self._propose_lease(request, filesystem, path):
-                info = await self.ns.stat(filesystem, path)
-                return written({"etag": info.etag, "last-modified": info.last_modified} if info else {})
-            return written(response.headers)
+            metadata |= transaction
+            response = await self.store.put_empty(filesystem, path, metadata, headers)
+            return await self._created_file(request, filesystem, path, response, metadata, headers)
+
+    async def _create_new_file(
+        self, request: Request, filesystem: str, path: str, metadata: dict[str, str]
+    ) -> Reply | None:
+        """Create a file where nothing is, in two Azurite calls; None if something is there (or may be).
+
+        The general path looks the name up first (Get Blob Properties, then List Blobs for an implicit
+        directory) and then writes. Here List Blobs alone rules out an implicit directory and
+        ``If-None-Match: *`` on the Put Blob rules out a blob; a path that exists goes the general way.
+        The caller holds the path's lock.
+        """
+        if "/" in path:  # (for a top-level path, List Blobs checks that the filesystem exists)
+            await self.ns.ensure_parents(filesystem, path)
+        if await self.store.any_below(filesystem, path) is not None:
+            return None
+        headers = {CONTENT_HEADERS[h]: v for h, v in request.headers.items() if h in CONTENT_HEADERS}
+        headers |= _lease(request.headers)
+        metadata = metadata | _transaction(request.headers)
+        new_only = headers | {"if-none-match": "*"}
+        try:
+            response = await self.store.put_empty(filesystem, path, metadata, new_only)
+        except StorageError as error:
+            if error.code in ("PathAlreadyExists", "ConditionNotMet"):
+                return None
+            raise
+        return await self._created_file(request, filesystem, path, response, metadata, headers)
+
+    async def _created_file(
+        self,
+        request: Request,
+        filesystem: str,
+        path: str,
+        response: httpx.Response,
+        metadata: dict[str, str],
+        headers: Mapping[str, str],
+    ) -> Reply:
+        """The answer to a file create whose Put Blob succeeded (after taking a proposed lease)."""
+        if await self._propose_lease(request, filesystem, path):
+            info = await self.ns.stat(filesystem, path)
+            return written({"etag": info.etag, "last-modified": info.last_modified} if info else {})
+        self.store.remember(filesystem, path, _as_written(response.headers, 0, metadata, headers))
+        return written(response.headers)
 
     async def _propose_lease(self, request: Request, filesystem: str, path: str) -> bool:
         """Create with ``x-ms-proposed-lease-id`` (and ``x-ms-lease-duration``) leaves the path leased."""
@@ -302,9 +372,12 @@ class PathOperations:
             raise StorageError("MissingRequiredHeader", "Content-Length is required for append.")
         # Appends only stage data, at any position and even for a path that does not exist yet; the flush
         # checks that the staged blocks tile the file and creates it if needed (as the service does).
-        info = await self.ns.stat(filesystem, path)
-        if info is not None and info.is_directory:
-            raise StorageError("ResourceTypeMismatch", "Cannot append to a directory.")
+        # A file this endpoint just wrote needs no lookup (a stale entry can only name a path that has been
+        # deleted since, and appending there is allowed too).
+        if self.store.known(filesystem, path) is None:
+            info = await self.ns.stat(filesystem, path)
+            if info is not None and info.is_directory:
+                raise StorageError("ResourceTypeMismatch", "Cannot append to a directory.")
         lease, release = await self._lease_action(request, filesystem, path)
         if length:
             headers = dict(lease)
@@ -339,7 +412,18 @@ class PathOperations:
         status: int,
         lease: Mapping[str, str] | None = None,
     ) -> Reply:
-        blob = await self.store.properties(filesystem, path)
+        blob: BlobProperties | None = None
+        blocks = None
+        known = self.store.known(filesystem, path)
+        if known is not None:
+            # The file as this endpoint last wrote it; the block list's ETag tells whether it still is.
+            blocks = await self.store.block_list(filesystem, path)
+            if blocks.etag == known.etag:
+                blob = known
+            else:
+                blocks = None
+        if blocks is None:
+            blob = await self.store.properties(filesystem, path)
         if blob is not None and blob.is_directory:
             raise StorageError("ResourceTypeMismatch", "Cannot flush a directory.")
         info = None
@@ -348,7 +432,9 @@ class PathOperations:
                 path, False, blob.etag, blob.last_modified, blob.content_length, blob.metadata, True
             )
         check_conditions(info, request.headers, exists="PathAlreadyExists")
-        committed, uncommitted = await self.store.block_list(filesystem, path)
+        if blocks is None:
+            blocks = await self.store.block_list(filesystem, path)
+        committed, uncommitted = blocks.committed, blocks.uncommitted
         committed_length = sum(size for _, size in committed)
         if committed_length != (blob.content_length if blob else 0):
             raise StorageError("InvalidFlushOperation")
@@ -378,6 +464,8 @@ class PathOperations:
         response = await self.store.put_block_list(
             filesystem, path, [b for b, _ in committed], chain, headers
         )
+        metadata = blob.metadata if blob is not None else {}
+        self.store.remember(filesystem, path, _as_written(response.headers, position, metadata, headers))
         return written(response.headers, status)
 
     # --- properties and access control --------------------------------------------------------------
