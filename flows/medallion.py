@@ -39,8 +39,12 @@ from infra.storage import delta_io
 from transforms import analytics, checks, gold, silver
 from transforms.catalog import GOLD, GOLD_TABLES, SCD2_HISTORY, SILVER, SILVER_KEYS, SILVER_TABLES, ZORDER
 from transforms.checks import REVENUE_ANOMALY_CHECK
-from transforms.gold_schemas import PROFILES_SCHEMA
-from transforms.silver_schemas import DQ_RESULTS_SCHEMA, LOAD_BALANCE_SCHEMA, SILVER_CUSTOMER_HISTORY_SCHEMA
+from transforms.silver_schemas import (
+    DQ_RESULTS_SCHEMA,
+    LOAD_BALANCE_SCHEMA,
+    PROFILES_SCHEMA,
+    SILVER_CUSTOMER_HISTORY_SCHEMA,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -27,10 +27,9 @@ from transforms.gold_schemas import (
     MART_CUSTOMER_360_SCHEMA,
     MART_FINANCE_MONTHLY_SCHEMA,
     MART_REVENUE_ANOMALIES_SCHEMA,
-    PROFILES_SCHEMA,
     UNKNOWN_KEY,
 )
-from transforms.silver_schemas import MONEY_TYPE
+from transforms.silver_schemas import MONEY_TYPE, PROFILES_SCHEMA
 
 # A normal distribution's standard deviation is 1.4826 x its median absolute deviation (MAD).
 MAD_TO_SIGMA = 1.4826

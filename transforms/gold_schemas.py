@@ -8,7 +8,6 @@ averages as ``decimal(9,4)``. Surrogate keys are ints; ``-1`` is the unknown mem
 from __future__ import annotations
 
 from pyspark.sql.types import (
-    ArrayType,
     BooleanType,
     DataType,
     DateType,
@@ -224,18 +223,3 @@ GOLD_SCHEMAS: dict[str, StructType] = {
     "mart_revenue_anomalies": MART_REVENUE_ANOMALIES_SCHEMA,
     "mart_finance_monthly": MART_FINANCE_MONTHLY_SCHEMA,
 }
-
-# --- operational: gold/_ops/profiles, one row per (run, table, column) -----------------------------------
-PROFILES_SCHEMA = _schema(
-    ("run_id", StringType()),
-    ("zone", StringType()),
-    ("table_name", StringType()),
-    ("column_name", StringType()),
-    ("data_type", StringType()),
-    ("row_count", LongType()),
-    ("null_count", LongType()),
-    ("approx_distinct_count", LongType()),
-    ("min_value", StringType()),
-    ("max_value", StringType()),
-    ("top_values", ArrayType(StringType(), True)),
-)

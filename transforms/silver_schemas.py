@@ -152,6 +152,22 @@ DQ_RESULTS_SCHEMA = StructType(
     ]
 )
 
+# One row per (run, profiled table, column): gold/_ops/profiles (transforms.analytics.profile_table).
+PROFILES_SCHEMA = _schema(
+    ("run_id", StringType()),
+    ("zone", StringType()),
+    ("table_name", StringType()),
+    ("column_name", StringType()),
+    ("data_type", StringType()),
+    ("row_count", LongType()),
+    ("null_count", LongType()),
+    ("approx_distinct_count", LongType()),
+    ("min_value", StringType()),
+    ("max_value", StringType()),
+    ("top_values", ArrayType(StringType(), True)),
+    lineage=False,
+)
+
 # One row per load of an entity: bronze rows = silver + quarantined + duplicates (silver/_ops/load_balance).
 LOAD_BALANCE_SCHEMA = StructType(
     [

@@ -49,6 +49,7 @@ def test_bronze_read_schemas_take_the_contract_columns_in_file_order() -> None:
         "order_lines": bronze_schemas.ORDER_LINES_COLUMNS,
         "reviews": bronze_schemas.REVIEW_COLUMNS,
         "app_events": bronze_schemas.APP_EVENTS_COLUMNS,
+        "finance_entries": bronze_schemas.FINANCE_ENTRIES_COLUMNS,
     } == contract.COLUMNS
     assert bronze_schemas.CUSTOMERS_CSV_SCHEMA.fieldNames()[-1] == "_corrupt_record"
     assert "_corrupt_record" not in bronze_schemas.APP_EVENTS_PARQUET_SCHEMA.fieldNames()
