@@ -221,3 +221,13 @@ def test_real_gold_check_reports_duplicate_keys(model, spark_gold: Path, tmp_pat
         "Date[Date] (gold/dim_date.date) must be unique and non-blank: 1 duplicate(s), 0 blank(s)",
         "Date[Date Key] (gold/dim_date.date_key) must be unique and non-blank: 1 duplicate(s), 0 blank(s)",
     ]
+
+
+def test_a_column_sourced_from_a_removed_gold_column_is_reported(project_copy: Path) -> None:
+    dq = project_copy / "Lakehouse.SemanticModel" / "definition" / "tables" / "Data Quality.tmdl"
+    column = "\tcolumn 'Sample Keys'\n\t\tdataType: string\n\t\tsourceColumn: sample_keys\n\n"
+    dq.write_text(dq.read_text().replace("\tcolumn Expectation\n", column + "\tcolumn Expectation\n"))
+    assert check_model(load_model(project_copy / "Lakehouse.SemanticModel"), gold_schema_constants()) == [
+        "gold/_ops/dq_results.sample_keys: type array<string> cannot be read by Power BI",
+        "table 'Data Quality': removes sample_keys but a column is sourced from it",
+    ]
