@@ -203,3 +203,12 @@ def test_overlapping_off_page_and_misnamed_visuals_are_reported(project_copy: Pa
         "page 'kpis': 'ordersCard' and 'revenueCard' overlap",
         "pages/rfm/visuals/rfmSegmentBars/visual.json: name 'bars' differs from its folder 'rfmSegmentBars'",
     ]
+
+
+def test_a_visual_filter_on_a_renamed_column_is_reported_through_its_alias(project_copy: Path) -> None:
+    """The funnel keeps funnel steps only: a filter whose Where names the table by the alias ``a``."""
+    events = project_copy / "Lakehouse.SemanticModel" / "definition" / "tables" / "App Events.tmdl"
+    events.write_text(events.read_text().replace("column 'Funnel Step'\n", "column Step\n"))
+    problems = check_bindings(project_copy / "Lakehouse.Report", project_copy / "Lakehouse.SemanticModel")
+    problem = "Column App Events[Funnel Step] is not a column of 'App Events'"
+    assert problems == [f"pages/funnel/visuals/sessionFunnel/visual.json: {problem}"] * 2
