@@ -127,7 +127,7 @@ def revenue_summary(monthly_df: pd.DataFrame) -> RevenueSummary:
 
 def current_customers(dim_customer_df: pd.DataFrame) -> pd.DataFrame:
     """The current version of each customer (``dim_customer`` is SCD2), without the unknown member."""
-    current = dim_customer_df["is_current"].fillna(False).astype(bool)
+    current = dim_customer_df["is_current"].eq(True)
     return dim_customer_df[current & (dim_customer_df["customer_key"] != UNKNOWN_KEY)]
 
 
@@ -161,7 +161,8 @@ def lifetime_value_from_facts(sales_df: pd.DataFrame, dim_customer_df: pd.DataFr
     ``customer_id`` and described by the current version. Net = not cancelled, not returned (the model's
     Revenue).
     """
-    net = sales_df[~sales_df["is_cancelled"].fillna(False) & ~sales_df["is_returned"].fillna(False)]
+    # A blank flag counts as false, as in the model's DAX.
+    net = sales_df[~sales_df["is_cancelled"].eq(True) & ~sales_df["is_returned"].eq(True)]
     net = net.merge(dim_customer_df[["customer_key", "customer_id"]], on="customer_key", how="inner")
     net = net[net["customer_key"] != UNKNOWN_KEY]
     grouped = net.groupby("customer_id").agg(

@@ -322,11 +322,15 @@ def stream_page() -> None:
         }
     )
     per_second = data.events_per_second(shown)
-    _chart(
-        px.line(
-            per_second, x="second", y="events", color="partition_id", title="Events per second per partition"
-        )
+    per_second_figure = px.bar(
+        per_second,
+        x="second",
+        y="events",
+        color="partition_id",
+        barmode="group",
+        title="Events per second per partition (enqueued time)",
     )
+    _chart(per_second_figure)
     hops = latency.melt("review_id", ["to_bronze_s", "to_silver_s", "to_gold_s"], "hop", "seconds")
     _chart(px.box(hops, x="hop", y="seconds", title="Latency from the hub (enqueued) to each layer"))
     st.caption(

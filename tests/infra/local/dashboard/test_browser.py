@@ -292,6 +292,18 @@ EXPECTED: dict[str, dict[str, str]] = {
     },
 }
 
+# Plotly charts each page draws (every one must render).
+CHARTS = {
+    "revenue": 2,
+    "regions": 2,
+    "rfm": 3,
+    "ratings": 2,
+    "funnel": 2,
+    "lifetime-value": 2,
+    "quality": 1,
+    "stream": 2,
+}
+
 
 def write_table(settings: Settings, url: str, schema: StructType, rows: list[dict[str, Any]]) -> None:
     """Rows (missing columns null) as a Delta table at ``url``, in the Spark schema's Arrow form."""
@@ -351,13 +363,22 @@ def dashboard(settings: Settings, state: Path) -> Any:
     return running(Launcher(state), [dashboard_spec(settings)]), settings.dashboard_url
 
 
-def open_page(browser: Any, url: str, shot: Path) -> dict[str, str]:
-    """Open ``url``, wait until the script finished (the footer shows), screenshot, return its metrics."""
+# Plotly's component loads lazily (a skeleton first): wait for the expected number of charts, each drawn.
+PLOTS_DRAWN = """(expected) => {
+    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+    return charts.length === expected && charts.every(chart => chart.querySelector('svg.main-svg'));
+}"""
+
+
+def open_page(browser: Any, url: str, shot: Path, charts: int) -> dict[str, str]:
+    """Open ``url``, wait until the script finished (the footer shows) and its ``charts`` are drawn, take a
+    screenshot, return the page's metrics (label -> value) and its text."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(url)
         page.get_by_text("Read from").wait_for(timeout=60_000)
         page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+        page.wait_for_function(PLOTS_DRAWN, arg=charts, timeout=30_000)
         page.screenshot(path=str(shot), full_page=True)
         exceptions = page.locator('[data-testid="stException"]')
         assert exceptions.count() == 0, f"{url}: {exceptions.first.inner_text()}"
@@ -371,7 +392,9 @@ def open_page(browser: Any, url: str, shot: Path) -> dict[str, str]:
             .inner_text()
             .strip()
             for i in range(metrics.count())
-        } | {"_text": page.locator('[data-testid="stMain"]').inner_text()}
+        } | {
+            "_text": page.locator('[data-testid="stMain"]').inner_text(),
+        }
     finally:
         page.close()
 
@@ -398,7 +421,7 @@ def test_every_page_shows_the_gold_figures(lake_stack: Settings, browser: Any, t
     service, url = dashboard(settings, tmp_path / "state")
     with service:
         for _, title, path in PAGES:
-            shown = open_page(browser, page_url(url, path), tmp_path / f"{path}.png")
+            shown = open_page(browser, page_url(url, path), tmp_path / f"{path}.png", CHARTS[path])
             text = shown.pop("_text")
             assert title in text
             assert shown == EXPECTED[path] | gold_latency(settings, path), path
@@ -410,6 +433,6 @@ def test_no_gold_yet_says_run_the_pipeline(lake_stack: Settings, browser: Any, t
     service, url = dashboard(settings, tmp_path / "state")
     with service:
         for _, _, path in PAGES:
-            shown = open_page(browser, page_url(url, path), tmp_path / f"{path}.png")
+            shown = open_page(browser, page_url(url, path), tmp_path / f"{path}.png", charts=0)
             assert NO_GOLD.replace("`", "") in shown.pop("_text"), path  # markdown: `x` is code
             assert shown == {}, path
