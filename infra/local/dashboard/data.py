@@ -179,6 +179,19 @@ def lifetime_value_from_facts(sales_df: pd.DataFrame, dim_customer_df: pd.DataFr
     return out.sort_values(["lifetime_value", "customer_id"], ascending=[False, True]).reset_index(drop=True)
 
 
+CUSTOMER_360_COLUMNS = frozenset({"customer_id", "lifetime_value", "segment", "region"})
+
+
+def lifetime_values(
+    mart_df: pd.DataFrame | None, sales_df: pd.DataFrame, dim_customer_df: pd.DataFrame
+) -> tuple[pd.DataFrame, str]:
+    """Lifetime value per customer and where it came from: ``mart_customer_360`` when it exists with the
+    columns the page shows, else summed from the facts (:func:`lifetime_value_from_facts`)."""
+    if mart_df is not None and set(mart_df.columns) >= CUSTOMER_360_COLUMNS:
+        return mart_df, f"gold/{CUSTOMER_360}"
+    return lifetime_value_from_facts(sales_df, dim_customer_df), "gold/fact_sales + gold/dim_customer"
+
+
 # --- data quality -----------------------------------------------------------------------------------
 def quarantine_tables(lake: Lakehouse) -> dict[str, pd.DataFrame]:
     """Every silver entity's quarantine table that exists: entity -> rows (table, expectation, reason)."""

@@ -233,18 +233,11 @@ def lifetime_value_page() -> None:
     """Net revenue per customer over all their orders (``mart_customer_360`` once it exists)."""
     st.title("Customer lifetime value")
     mart = optional_gold(data.CUSTOMER_360)
-    if mart is not None and "lifetime_value" in mart.columns:
-        values, source = mart, f"gold/{data.CUSTOMER_360}"
-    else:
-        sales = gold(
-            "fact_sales",
-            ("order_id", "customer_key", "ordered_at", "net_amount", "is_cancelled", "is_returned"),
-        )
-        customers = gold("dim_customer", ("customer_key", "customer_id", "segment", "region", "is_current"))
-        values, source = (
-            data.lifetime_value_from_facts(sales, customers),
-            "gold/fact_sales + gold/dim_customer",
-        )
+    sales = gold(
+        "fact_sales", ("order_id", "customer_key", "ordered_at", "net_amount", "is_cancelled", "is_returned")
+    )
+    customers = gold("dim_customer", ("customer_key", "customer_id", "segment", "region", "is_current"))
+    values, source = data.lifetime_values(mart, sales, customers)
     regions = _multi_filter("Regions", values["region"], "clv-regions")
     shown = values[values["region"].isin(regions)]
     total = sum(shown["lifetime_value"], Decimal(0))

@@ -78,6 +78,26 @@ def test_lifetime_value_sums_every_version_of_a_customer_and_skips_cancelled_and
     ]
 
 
+def test_lifetime_value_comes_from_the_customer_mart_once_it_exists() -> None:
+    sales = pd.DataFrame(
+        columns=["order_id", "customer_key", "ordered_at", "net_amount", "is_cancelled", "is_returned"]
+    )
+    customers = pd.DataFrame(columns=["customer_key", "customer_id", "segment", "region", "is_current"])
+    mart = pd.DataFrame(
+        {
+            "customer_id": ["C1"],
+            "lifetime_value": [Decimal("3.00")],
+            "segment": ["consumer"],
+            "region": ["EMEA"],
+        }
+    )
+    assert data.lifetime_values(mart, sales, customers) == (mart, "gold/mart_customer_360")
+    fallback, source = data.lifetime_values(None, sales, customers)
+    assert (len(fallback), source) == (0, "gold/fact_sales + gold/dim_customer")
+    # A mart without the columns the page shows is not used (the facts still are).
+    assert data.lifetime_values(mart.drop(columns="region"), sales, customers)[1] == source
+
+
 def test_runs_are_ordered_by_their_first_load_not_by_their_id() -> None:
     dq = pd.DataFrame(
         {
