@@ -370,31 +370,43 @@ PLOTS_DRAWN = """(expected) => {
 }"""
 
 
+def load(page: Any, url: str, charts: int) -> None:
+    """Open ``url`` and wait until the script finished (the footer shows) and its ``charts`` are drawn."""
+    page.goto(url)
+    page.get_by_text("Read from").wait_for(timeout=60_000)
+    settle(page, charts)
+
+
+def settle(page: Any, charts: int) -> None:
+    """Wait until the script run is over and ``charts`` are drawn; no exception, error or dialog shown."""
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
+    page.wait_for_function(PLOTS_DRAWN, arg=charts, timeout=30_000)
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, f"{page.url}: {exceptions.first.inner_text()}"
+    assert page.get_by_role("dialog").count() == 0, f"{page.url}: {page.get_by_role('dialog').inner_text()}"
+    errors = page.locator('[data-testid="stAlertContentError"]')
+    assert errors.count() == 0, f"{page.url}: {errors.first.inner_text()}"
+
+
+def metrics(page: Any) -> dict[str, str]:
+    """The page's headline figures, label -> value as shown."""
+    found = page.locator('[data-testid="stMetric"]')
+    return {
+        found.nth(i).get_by_test_id("stMetricLabel").inner_text().strip(): found.nth(i)
+        .get_by_test_id("stMetricValue")
+        .inner_text()
+        .strip()
+        for i in range(found.count())
+    }
+
+
 def open_page(browser: Any, url: str, shot: Path, charts: int) -> dict[str, str]:
-    """Open ``url``, wait until the script finished (the footer shows) and its ``charts`` are drawn, take a
-    screenshot, return the page's metrics (label -> value) and its text."""
+    """Load ``url``, take a screenshot, return its metrics and (under ``_text``) the page's text."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(url)
-        page.get_by_text("Read from").wait_for(timeout=60_000)
-        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
-        page.wait_for_function(PLOTS_DRAWN, arg=charts, timeout=30_000)
+        load(page, url, charts)
         page.screenshot(path=str(shot), full_page=True)
-        exceptions = page.locator('[data-testid="stException"]')
-        assert exceptions.count() == 0, f"{url}: {exceptions.first.inner_text()}"
-        assert page.get_by_role("dialog").count() == 0, f"{url}: {page.get_by_role('dialog').inner_text()}"
-        errors = page.locator('[data-testid="stAlertContentError"]')
-        assert errors.count() == 0, f"{url}: {errors.first.inner_text()}"
-        metrics = page.locator('[data-testid="stMetric"]')
-        return {
-            metrics.nth(i).locator('[data-testid="stMetricLabel"]').inner_text().strip(): metrics.nth(i)
-            .locator('[data-testid="stMetricValue"]')
-            .inner_text()
-            .strip()
-            for i in range(metrics.count())
-        } | {
-            "_text": page.locator('[data-testid="stMain"]').inner_text(),
-        }
+        return metrics(page) | {"_text": page.get_by_test_id("stMain").inner_text()}
     finally:
         page.close()
 
@@ -416,6 +428,8 @@ def gold_latency(settings: Settings, path: str) -> dict[str, str]:
 
 
 def test_every_page_shows_the_gold_figures(lake_stack: Settings, browser: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
     settings = with_fresh_zones(lake_stack)
     write_known_lake(settings)
     service, url = dashboard(settings, tmp_path / "state")
@@ -426,6 +440,16 @@ def test_every_page_shows_the_gold_figures(lake_stack: Settings, browser: Any, t
             assert title in text
             assert shown == EXPECTED[path] | gold_latency(settings, path), path
             assert (tmp_path / f"{path}.png").stat().st_size > 10_000
+        # A filter: without EMEA, the regions page keeps APAC's and AMER's days only.
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            load(page, f"{url}/regions", CHARTS["regions"])
+            page.get_by_label("Remove EMEA").click()
+            expect(page.get_by_test_id("stMetricValue").first).to_have_text("€75.25", timeout=30_000)
+            settle(page, CHARTS["regions"])
+            assert metrics(page) == {"Revenue": "€75.25", "Orders": "2", "Units sold": "2"}
+        finally:
+            page.close()
 
 
 def test_no_gold_yet_says_run_the_pipeline(lake_stack: Settings, browser: Any, tmp_path: Path) -> None:
