@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SF ?= 0.01
 
-.PHONY: setup setup-checks run test lint format bench clean-state help check-azure conformance conformance-datalake conformance-eventhubs
+.PHONY: setup setup-checks setup-browser run test lint format bench clean-state help check-azure conformance conformance-datalake conformance-eventhubs
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -52,14 +52,33 @@ $(ACTIONLINT_STAMP):
 	GOBIN=$(abspath .cache/bin) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 	@touch $@
 
+# Debian's chromium for the dashboard's browser test (Playwright drives it; its own browser download is not
+# used). Installed once with apt as root (CI runs as root on a clean clone); skipped when one is there.
+CHROMIUM ?= /usr/bin/chromium
+BROWSER_STAMP := .cache/.chromium-installed
+
+$(BROWSER_STAMP):
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "make setup-browser: $(CHROMIUM) is missing; as root run: apt-get install chromium" >&2; exit 1; \
+	  fi; \
+	  mkdir -p .cache; \
+	  echo "installing Debian's chromium (apt-get; log in .cache/apt-chromium.log)"; \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } \
+	    > .cache/apt-chromium.log 2>&1 || { tail -20 .cache/apt-chromium.log >&2; exit 1; }; \
+	fi
+	@mkdir -p $(@D) && touch $@
+
 setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt ## Create .venv, install npm tools and Spark jars (once)
 
 setup-checks: setup $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) .cache/prefect-azure/.installed ## Install the Azure checkers (once; `make test` does it)
 
+setup-browser: $(BROWSER_STAMP) ## Install Debian's chromium for the dashboard's browser test (once; `make test` does it)
+
 run: setup ## Run the whole pipeline on the embedded local stack (SF=$(SF))
 	$(VENV)/bin/lakehouse demo --sf $(SF)
 
-test: setup-checks check-azure ## Lint and type-check, then run the whole test suite against real local services
+test: setup-checks setup-browser check-azure ## Lint and type-check, then run the whole test suite against real local services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -242,6 +242,7 @@ def run(
     console.print(
         f"This run: {link}\n"
         f"Prefect UI: {ui}  (runs, artifacts, deployments)\n"
+        f"Dashboard: {settings.dashboard_url}  (gold, data quality, the stream)\n"
         f"Gold tables: {settings.lake_url('gold')}<table>\n"
         f"Browse the lake in Azure Storage Explorer: 'Attach to a local emulator', Blob port "
         f"{settings.blob_port}, account {settings.storage_account} (landing, bronze, silver, gold).\n"

@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr | None = None
     alerts_port: int = 4280
 
+    # --- dashboard ----------------------------------------------------------------------------
+    # The local Streamlit view of gold, data quality and the stream (infra/local/dashboard).
+    dashboard_port: int = 8501
+
     # --- notebooks ----------------------------------------------------------------------------
     # The instant "the future" starts (no-future checks, RFM recency); fixed, a notebook run is repeatable.
     as_of: datetime | None = None
@@ -265,6 +269,11 @@ class Settings(BaseSettings):
     def alerts_receiver_url(self) -> str:
         """The local webhook receiver (local profile)."""
         return f"http://{self.host}:{self.alerts_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        """The local dashboard (Streamlit)."""
+        return f"http://{self.host}:{self.dashboard_port}"
 
     @property
     def alert_target(self) -> str:

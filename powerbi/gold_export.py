@@ -21,8 +21,11 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from infra.settings import Settings, Zone
+from transforms.catalog import OPS_TABLES
 
 DELTA_LOG = "_delta_log"
+# Gold's operational tables the model reads too (``_ops/dq_results``: the Data Quality page).
+GOLD_OPS_TABLES = tuple(f"_ops/{name}" for name, zone in OPS_TABLES.items() if zone == "gold")
 
 
 class GoldReader(Protocol):
@@ -42,8 +45,9 @@ def export_gold(
 ) -> dict[str, int]:
     """Copy the current snapshot of each gold table to ``out_dir/<table>``; returns row counts per table.
 
-    ``tables`` defaults to every Delta table of the gold zone (folders with a ``_delta_log``; ``_ops`` and
-    other ``_``-folders skipped). An existing ``out_dir/<table>`` is replaced only once its new copy is
+    ``tables`` defaults to every Delta table of the gold zone (folders with a ``_delta_log``) and gold's
+    operational tables (``_ops/dq_results``, copied to ``out_dir/_ops/dq_results``); other ``_``-folders are
+    skipped. An existing ``out_dir/<table>`` is replaced only once its new copy is
     complete. ``lake`` replaces the lake client (tests); by default one is built from ``settings``.
     """
     out_dir = Path(out_dir)
@@ -57,12 +61,14 @@ def export_gold(
 
 
 def gold_table_names(lake: GoldReader) -> list[str]:
-    """Top-level gold folders that hold a Delta log, sorted."""
+    """Top-level gold folders that hold a Delta log, then the operational tables present, sorted."""
     names = set()
     for entry in lake.files("gold", "", ""):
         parts = entry.path.split("/")
         if len(parts) >= 3 and parts[1] == DELTA_LOG and not parts[0].startswith(("_", ".")):
             names.add(parts[0])
+        if len(parts) >= 4 and parts[2] == DELTA_LOG and f"{parts[0]}/{parts[1]}" in GOLD_OPS_TABLES:
+            names.add(f"{parts[0]}/{parts[1]}")
     return sorted(names)
 
 
@@ -70,7 +76,7 @@ def _export(lake: GoldReader, out_dir: Path, tables: list[str] | None) -> dict[s
     names = gold_table_names(lake) if tables is None else list(tables)
     counts: dict[str, int] = {}
     for name in names:
-        if not name or "/" in name or name.startswith(("_", ".")):
+        if name not in GOLD_OPS_TABLES and (not name or "/" in name or name.startswith(("_", "."))):
             raise ValueError(f"not a gold table name: {name!r}")
         counts[name] = export_table(lake, name, out_dir / name)
     return counts
@@ -84,7 +90,7 @@ def export_table(lake: GoldReader, table: str, destination: Path) -> int:
     if not log_entries:
         raise FileNotFoundError(f"gold/{table} is not a Delta table (no {DELTA_LOG})")
     destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{table}-", dir=destination.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}-", dir=destination.parent))
     try:
         for entry in log_entries:
             relative = entry.path[len(table) + 1 :]

@@ -10,6 +10,9 @@ hold the figures Power BI would show against figures computed from the generator
 * **Average Order Value** = DIVIDE(Revenue, Net Orders).
 * **Cancellation Rate** / **Return Rate** = DIVIDE(cancelled / returned orders, Orders).
 * **Review Count** = COUNTROWS(Reviews); **Average Rating** = AVERAGE(Reviews[Rating]) (blanks ignored).
+* **DQ Checks** = COUNTROWS('Data Quality') over ``gold/_ops/dq_results``; **DQ Failing Checks** = those
+  with ``failed_count`` > 0 (0 when none fails); **DQ Failures** = SUM of ``failed_count``;
+  **DQ Pass Rate** = DIVIDE(checks - failing, checks); **DQ Runs** = DISTINCTCOUNT of ``run_id``.
 
 DAX returns BLANK for a SUM or DISTINCTCOUNT over no rows and for DIVIDE by zero; here that is ``None``.
 DISTINCTCOUNT counts a blank value as one value, and so does :func:`core_measures`.
@@ -26,6 +29,8 @@ from powerbi.tmdl import GoldSource, open_gold_tables
 
 SALES_COLUMNS = ("order_id", "ordered_at", "net_amount", "is_cancelled", "is_returned")
 REVIEW_COLUMNS = ("rating",)
+DQ_COLUMNS = ("run_id", "failed_count")
+DQ_TABLE = "_ops/dq_results"
 
 
 @dataclass(frozen=True)
@@ -97,3 +102,36 @@ def _divide_decimal(numerator: Decimal | None, denominator: int | None) -> Decim
     if not denominator:
         return None
     return (numerator or Decimal(0)) / Decimal(denominator)
+
+
+@dataclass(frozen=True)
+class DqMeasures:
+    """The Data Quality measures over all check results (no filter context)."""
+
+    checks: int | None
+    failing_checks: int | None
+    failures: int | None
+    pass_rate: float | None
+    runs: int | None
+
+
+def dq_measures(dq_rows: Sequence[Mapping[str, Any]]) -> DqMeasures:
+    """The Data Quality measures from ``dq_results`` rows (dicts with ``run_id`` and ``failed_count``)."""
+    checks = len(dq_rows) or None
+    failing = sum(1 for r in dq_rows if (r["failed_count"] or 0) > 0) if checks else None
+    counts = [r["failed_count"] for r in dq_rows if r["failed_count"] is not None]
+    return DqMeasures(
+        checks=checks,
+        failing_checks=failing,
+        failures=sum(counts) if counts else None,
+        pass_rate=_divide((checks or 0) - (failing or 0), checks),
+        runs=_distinct_count(r["run_id"] for r in dq_rows),
+    )
+
+
+def dq_measures_from_gold(gold: GoldSource) -> DqMeasures:
+    """The Data Quality measures from ``gold/_ops/dq_results`` (a gold folder, mapping or callable)."""
+    tables = open_gold_tables(gold, [DQ_TABLE])
+    if DQ_TABLE not in tables:
+        raise FileNotFoundError(f"gold table {DQ_TABLE} not found (a medallion run writes it)")
+    return dq_measures(tables[DQ_TABLE].to_pyarrow_table(columns=list(DQ_COLUMNS)).to_pylist())

@@ -34,8 +34,12 @@ _OBJECT_KINDS_TEXT = (
     "perspectiveHierarchy cultureInfo linguisticMetadata queryGroup dataSource ref"
 )
 OBJECT_KINDS = frozenset(_OBJECT_KINDS_TEXT.split())
-GOLD_SOURCE = re.compile(r'StorageUrl\s*&\s*"/gold/([A-Za-z0-9_]+)"')
-LOCAL_SOURCE = re.compile(r'LocalGoldFolder\s*&\s*"[\\/]([A-Za-z0-9_]+)"')
+# A gold table is ``<name>`` or an operational table ``_ops/<name>`` (e.g. ``_ops/dq_results``).
+GOLD_SOURCE = re.compile(r'StorageUrl\s*&\s*"/gold/((?:_ops/)?[A-Za-z0-9_]+)"')
+LOCAL_SOURCE = re.compile(r'LocalGoldFolder\s*&\s*"[\\/]((?:_ops[\\/])?[A-Za-z0-9_]+)"')
+OPS_FOLDER = "_ops"
+# ``Table.RemoveColumns(Source, {"a", "b"})``: gold columns the model leaves out on purpose.
+REMOVE_COLUMNS = re.compile(r"Table\.RemoveColumns\(\s*\w+\s*,\s*\{([^}]*)\}")
 
 
 # --- generic tree -------------------------------------------------------------------------------------------
@@ -254,8 +258,16 @@ class Partition:
         for pattern in (GOLD_SOURCE, LOCAL_SOURCE):
             match = pattern.search(self.active_m)
             if match:
-                return match.group(1)
+                return match.group(1).replace("\\", "/")
         return None
+
+    @property
+    def removed_columns(self) -> tuple[str, ...]:
+        """Gold columns the M drops with ``Table.RemoveColumns`` (a nested column Power BI cannot load)."""
+        names: list[str] = []
+        for match in REMOVE_COLUMNS.finditer(self.active_m):
+            names += re.findall(r'"([^"]+)"', match.group(1))
+        return tuple(names)
 
 
 @dataclass(frozen=True)
@@ -273,6 +285,10 @@ class Table:
     def gold_table(self) -> str | None:
         tables = {p.gold_table for p in self.partitions if p.gold_table}
         return tables.pop() if len(tables) == 1 else None
+
+    @property
+    def removed_columns(self) -> frozenset[str]:
+        return frozenset(c for p in self.partitions for c in p.removed_columns)
 
 
 @dataclass(frozen=True)
@@ -638,6 +654,15 @@ def schemas_from_spark(schemas: Mapping[str, StructType]) -> dict[str, dict[str,
     }
 
 
+def gold_schema_constants() -> dict[str, dict[str, str]]:
+    """``{table: {column: type}}`` of everything the model may read, from the schema constants: the gold
+    tables (``transforms.gold_schemas``) and gold's operational ``_ops/dq_results`` (the check results)."""
+    from transforms.gold_schemas import GOLD_SCHEMAS
+    from transforms.silver_schemas import DQ_RESULTS_SCHEMA
+
+    return schemas_from_spark({**GOLD_SCHEMAS, f"{OPS_FOLDER}/dq_results": DQ_RESULTS_SCHEMA})
+
+
 def delta_column_types(table: DeltaTable) -> dict[str, str]:
     """``{column: type}`` of a delta-rs table in Spark's spelling (nested: ``struct``, ``array``, ``map``)."""
     types: dict[str, str] = {}
@@ -705,8 +730,13 @@ def check_model(
                     f"{where}: dataType {column.data_type} but gold/{gold}.{column.source_column} is "
                     f"{gold_type} (expects {expected})"
                 )
+        for name in sorted(table.removed_columns):
+            if name not in gold_columns:
+                problems.append(f"table {table.name!r}: removes {name}, which is not a column of gold/{gold}")
+            elif name in sourced:
+                problems.append(f"table {table.name!r}: removes {name} but a column is sourced from it")
         for name in gold_columns:
-            if name not in sourced:
+            if name not in sourced and name not in table.removed_columns:
                 problems.append(f"gold/{gold}.{name} is not in the model (table {table.name!r})")
     for gold in gold_schemas:
         if gold not in modelled:
@@ -785,8 +815,9 @@ GoldSource = Path | str | Mapping[str, "DeltaTable"] | Callable[[str], "DeltaTab
 
 
 def open_gold_tables(gold: GoldSource, names: Iterable[str] = ()) -> dict[str, DeltaTable]:
-    """delta-rs tables of a gold folder (every ``<dir>/<table>`` with a ``_delta_log``, ``_*`` skipped), of a
-    mapping, or of ``names`` through a callable (e.g. one that passes storage options for ``abfss://``)."""
+    """delta-rs tables of a gold folder (every ``<dir>/<table>`` and ``<dir>/_ops/<table>`` with a
+    ``_delta_log``, other ``_*`` folders skipped; the latter named ``_ops/<table>``), of a mapping, or of
+    ``names`` through a callable (e.g. one that passes storage options for ``abfss://``)."""
     from deltalake import DeltaTable
 
     if isinstance(gold, Mapping):
@@ -794,11 +825,11 @@ def open_gold_tables(gold: GoldSource, names: Iterable[str] = ()) -> dict[str, D
     if callable(gold):
         return {name: gold(name) for name in names}
     root = Path(gold)
-    return {
-        child.name: DeltaTable(str(child))
-        for child in sorted(root.iterdir())
-        if child.is_dir() and not child.name.startswith(("_", ".")) and (child / "_delta_log").is_dir()
-    }
+    ops = root / OPS_FOLDER
+    folders = [(c.name, c) for c in sorted(root.iterdir()) if not c.name.startswith(("_", "."))]
+    if ops.is_dir():
+        folders += [(f"{OPS_FOLDER}/{child.name}", child) for child in sorted(ops.iterdir())]
+    return {name: DeltaTable(str(folder)) for name, folder in folders if (folder / "_delta_log").is_dir()}
 
 
 def check_model_against_delta(
@@ -859,7 +890,9 @@ def _check_keys(model: SemanticModel, tables: Mapping[str, DeltaTable]) -> list[
 def check_project(pbip: Path | str) -> list[str]:
     """The JSON skeleton of a Power BI project: the ``.pbip`` lists a report, whose ``definition.pbir``
     references a semantic model folder by a relative path that exists and holds ``definition.pbism`` and
-    a TMDL ``definition/`` folder; the report has a PBIR ``definition/`` (version, report, pages)."""
+    a TMDL ``definition/`` folder; the report has a PBIR ``definition/`` (version, report, pages), whose
+    visuals bind only fields of that model and sit on their pages without overlapping
+    (:mod:`powerbi.report`)."""
     pbip = Path(pbip)
     problems: list[str] = []
     project = _json(pbip, problems)
@@ -902,6 +935,10 @@ def check_project(pbip: Path | str) -> list[str]:
             page_json = _json(definition / "pages" / page / "page.json", problems)
             if page_json is not None and page_json.get("name") != page:
                 problems.append(f"page {page}: page.json name is {page_json.get('name')!r}")
+        if not problems:
+            from powerbi.report import check_bindings, check_layout  # report.py builds on this module
+
+            problems += check_bindings(definition, model_dir) + check_layout(definition)
         for item, kind in ((report, "Report"), (model_dir, "SemanticModel")):
             platform = _json(item / ".platform", problems)
             if platform is not None and (platform.get("metadata") or {}).get("type") != kind:

@@ -32,6 +32,7 @@ def make_settings(state_dir: Path, **overrides: object) -> Settings:
         "api_port": free_port(),
         "prefect_port": free_port(),
         "alerts_port": free_port(),
+        "dashboard_port": free_port(),
         "spark_master": "local[2]",
         "spark_shuffle_partitions": 2,
         "spark_driver_memory": "2g",

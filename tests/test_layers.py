@@ -2,7 +2,8 @@
 
     flows/ (Prefect flows, the CLI)
       -> ingestion/, powerbi/, infra/local/ (started as processes by the CLI)
-        -> transforms/ (pure; ingestion and infra/local may take only the data contract from it)
+        -> transforms/ (pure; ingestion and infra/local may take only the data contract from it, the
+           dashboard also the catalog)
           -> infra/ (settings, zones, storage, Spark factory, Event Hubs client)
 
 ``transforms`` imports nothing of ours; nothing but the CLI and tests imports ``infra.local``; notebooks
@@ -47,6 +48,9 @@ def allowed(importer: str, imported: str) -> bool:
     is_local = imported.startswith("infra.local")
     if imported.startswith(importer.split(".")[0] + ".") and top != "infra":
         return True  # within the same package
+    if importer.startswith("infra.local.dashboard"):
+        # The dashboard reads what the catalog names (tables, zones), as the Power BI tooling does.
+        return target == "infra" or imported.startswith(("transforms.catalog", "transforms.contract"))
     if importer.startswith("infra.local"):
         # The local services: infra, the simulated source's generator and the data contract.
         return target == "infra" or imported.startswith(("ingestion.synthetic", "transforms.contract"))

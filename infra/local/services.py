@@ -1,9 +1,9 @@
 """Every service of the local stack (`lakehouse up`), as launcher specs built from settings, in one place.
 
 Azurite, the DFS endpoint, the Event Hubs endpoint, the simulated app_events API, the alerts receiver, the
-Prefect server and its worker. Each reads its ports and keys from the same ``LAKEHOUSE_*`` settings (the
-launcher passes them through the environment), so ``lakehouse up`` and the test fixtures differ only in
-the settings they pass.
+dashboard, the Prefect server and its worker. Each reads its ports and keys from the same ``LAKEHOUSE_*``
+settings (the launcher passes them through the environment), so ``lakehouse up`` and the test fixtures
+differ only in the settings they pass.
 """
 
 from __future__ import annotations
@@ -131,6 +131,45 @@ def app_events_api_spec(settings: Settings, api: ApiConfig | None = None) -> Ser
     )
 
 
+DASHBOARD_APP = PROJECT_ROOT / "infra" / "local" / "dashboard" / "app.py"
+
+
+def dashboard_spec(settings: Settings) -> ServiceSpec:
+    """The Streamlit dashboard over gold (headless, no usage statistics), healthy when Streamlit says so."""
+    base = settings.dashboard_url
+    return ServiceSpec(
+        name="dashboard",
+        command=[
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(DASHBOARD_APP),
+            "--server.address",
+            settings.listen_host,
+            "--server.port",
+            str(settings.dashboard_port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            # A service, not a development session: no file watching, no "rerun on save".
+            "--server.fileWatcherType",
+            "none",
+            "--global.developmentMode",
+            "false",
+            "--client.toolbarMode",
+            "minimal",  # no "Deploy" button: this is a local view, not a Streamlit Cloud app
+        ],
+        ports={"http": settings.dashboard_port},
+        port_settings={"http": "LAKEHOUSE_DASHBOARD_PORT"},
+        health=http_probe(f"{base}/_stcore/health", lambda r: r.status_code == 200),
+        url=base,
+        env=settings.to_env(),
+        cwd=PROJECT_ROOT,
+    )
+
+
 def stack_specs(settings: Settings) -> list[ServiceSpec]:
     """Every local service, in start order (storage first: Capture writes into it)."""
     specs = [azurite_spec(settings)]
@@ -140,6 +179,7 @@ def stack_specs(settings: Settings) -> list[ServiceSpec]:
     specs.append(app_events_api_spec(settings))
     if settings.alert_webhook_url is None:  # alerts go to the local receiver unless a webhook is set
         specs.append(alerts_spec(settings))
+    specs.append(dashboard_spec(settings))
     specs += [prefect_server_spec(settings), prefect_worker_spec(settings)]
     return specs
 

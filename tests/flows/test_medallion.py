@@ -22,7 +22,7 @@ from infra.settings import Settings, get_settings
 from infra.storage import delta_io
 from infra.storage.lake import Lake
 from ingestion.synthetic import generate
-from powerbi.gold_export import export_gold
+from powerbi.gold_export import GOLD_OPS_TABLES, export_gold
 from powerbi.gold_measures import core_measures_from_gold
 from powerbi.tmdl import check_model_against_delta
 from tests.conftest import with_fresh_zones
@@ -106,7 +106,7 @@ def runs(
         day2 = _snapshot(spark, settings, medallion(as_of=AS_OF, run_maintenance=True))
         export_dir = tmp_path_factory.mktemp("gold-export")
         exported = export_gold(settings, export_dir)
-        assert set(exported) == set(GOLD_TABLES)
+        assert set(exported) == {*GOLD_TABLES, *GOLD_OPS_TABLES}
         yield Runs(settings, generated, day1, rerun, day2, export_dir, local)
     get_settings.cache_clear()
 

@@ -16,7 +16,10 @@ from pyspark.sql.types import StructType
 
 from infra.storage import delta_io
 from transforms import analytics, gold
+from transforms.catalog import GOLD
+from transforms.checks import run_checks
 from transforms.silver_schemas import (
+    DQ_RESULTS_SCHEMA,
     SILVER_APP_EVENTS_SCHEMA,
     SILVER_CUSTOMER_HISTORY_SCHEMA,
     SILVER_FINANCE_ENTRIES_SCHEMA,
@@ -70,6 +73,7 @@ def spark_gold(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
 
     Sales: O1 (C1, Jan, net 42.95), O2 (cancelled), O3 (returned), O4 (C2, Feb, net 27.00) and a line of
     an unknown order (no date); reviews rated 5, 3, 4; two app sessions, one of which purchases.
+    ``_ops/dq_results`` holds the results of the gold tables' declared checks over them (run ``run-1``).
     """
     history_df = frame(
         spark,
@@ -184,6 +188,7 @@ def spark_gold(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
         "mart_funnel": gold.mart_funnel(fact_events_df),
     }
     rfm_df = tables["mart_rfm"]
+    core = dict(tables)  # the DQ rows below are the core tables' checks (test_gold_measures counts them)
     tables |= {
         "mart_customer_360": analytics.mart_customer_360(
             fact_sales_df, fact_reviews_df, dim_customer_df, rfm_df
@@ -194,4 +199,7 @@ def spark_gold(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
     root = tmp_path_factory.mktemp("gold")
     for name, df in tables.items():
         delta_io.overwrite(df.coalesce(1), str(root / name))
+    dq_rows = run_checks("run-1", core, {name: GOLD[name].checks for name in core})
+    dq_df = spark.createDataFrame(dq_rows, DQ_RESULTS_SCHEMA)
+    delta_io.overwrite(dq_df.coalesce(1), str(root / "_ops" / "dq_results"))
     return root

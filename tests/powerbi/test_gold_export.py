@@ -49,6 +49,7 @@ def test_exports_only_the_current_snapshot(tmp_path: Path) -> None:
     lake_root = tmp_path / "lake"
     current = two_versions(lake_root / "gold" / "fact_sales")
     write_deltalake(str(lake_root / "gold" / "_ops" / "dq_results"), pa.table({"x": [1]}))
+    write_deltalake(str(lake_root / "gold" / "_ops" / "scratch"), pa.table({"x": [1]}))  # not modelled
     (lake_root / "gold" / "notes").mkdir()
     (lake_root / "gold" / "notes" / "readme.txt").write_text("not a table")
     assert len(parquet_files(lake_root / "gold" / "fact_sales")) == 2
@@ -56,12 +57,14 @@ def test_exports_only_the_current_snapshot(tmp_path: Path) -> None:
     out = tmp_path / "out"
     counts = export_gold(Settings(), out, lake=FolderLake(lake_root))
 
-    assert counts == {"fact_sales": 2}
+    assert counts == {"fact_sales": 2, "_ops/dq_results": 1}
+    assert DeltaTable(str(out / "_ops" / "dq_results")).to_pyarrow_table() == pa.table({"x": [1]})
     copy = DeltaTable(str(out / "fact_sales"))
     assert copy.version() == 1
     assert copy.to_pyarrow_table().sort_by("k") == current
     assert len(parquet_files(out / "fact_sales")) == 1
-    assert sorted(p.name for p in out.iterdir()) == ["fact_sales"]
+    assert sorted(p.name for p in out.iterdir()) == ["_ops", "fact_sales"]
+    assert sorted(p.name for p in (out / "_ops").iterdir()) == ["dq_results"]
 
 
 def test_export_replaces_an_older_copy_and_partitioned_paths_survive(tmp_path: Path) -> None:
@@ -83,6 +86,8 @@ def test_unknown_or_bad_table_names_fail(tmp_path: Path) -> None:
         export_gold(Settings(), tmp_path / "out", ["missing"], lake=lake)
     with pytest.raises(ValueError, match="not a gold table name"):
         export_gold(Settings(), tmp_path / "out", ["../etc"], lake=lake)
+    with pytest.raises(ValueError, match="not a gold table name: '_ops/scratch'"):
+        export_gold(Settings(), tmp_path / "out", ["_ops/scratch"], lake=lake)
 
 
 @pytest.mark.services

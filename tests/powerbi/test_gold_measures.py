@@ -10,7 +10,14 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from powerbi.gold_measures import CoreMeasures, core_measures, core_measures_from_gold
+from powerbi.gold_measures import (
+    CoreMeasures,
+    DqMeasures,
+    core_measures,
+    core_measures_from_gold,
+    dq_measures,
+    dq_measures_from_gold,
+)
 
 AT = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 SALES_SCHEMA = pa.schema(
@@ -102,3 +109,51 @@ def test_core_measures_agree_with_the_spark_built_marts(spark_gold: Path) -> Non
     assert measures.average_order_value == Decimal("34.975")
     assert measures.review_count == sum(r["review_count"] for r in ratings) == 3
     assert measures.average_rating == 4.0
+
+
+def write_dq(root: Path, rows: list[tuple[str, str, str, int | None]]) -> Path:
+    """``gold/_ops/dq_results`` rows (run, table, expectation, failed_count), as the medallion writes them."""
+    columns = ("run_id", "table_name", "expectation", "failed_count")
+    table = pa.Table.from_pylist(
+        [dict(zip(columns, row, strict=True)) for row in rows],
+        pa.schema([("run_id", pa.string()), ("table_name", pa.string()), ("expectation", pa.string()),
+                   ("failed_count", pa.int64())]),
+    )  # fmt: skip
+    write_deltalake(str(root / "_ops" / "dq_results"), table)
+    return root
+
+
+def test_dq_measures_follow_the_dax(tmp_path: Path) -> None:
+    gold = write_dq(
+        tmp_path,
+        [
+            ("r1", "silver_orders", "order_id_not_null", 0),
+            ("r1", "silver_orders", "amount_positive", 3),
+            ("r1", "fact_sales", "customer_key_known", 1),
+            ("r2", "silver_orders", "order_id_not_null", 0),
+            ("r2", "silver_orders", "amount_positive", None),  # blank: not a failure, adds nothing
+        ],
+    )
+    assert dq_measures_from_gold(gold) == DqMeasures(
+        checks=5, failing_checks=2, failures=4, pass_rate=0.6, runs=2
+    )
+
+
+def test_dq_measures_without_failures_or_rows(tmp_path: Path) -> None:
+    assert dq_measures([]) == DqMeasures(None, None, None, None, None)
+    clean = dq_measures([{"run_id": "r1", "failed_count": 0}, {"run_id": "r1", "failed_count": 0}])
+    assert clean == DqMeasures(checks=2, failing_checks=0, failures=0, pass_rate=1.0, runs=1)
+    with pytest.raises(FileNotFoundError, match="_ops/dq_results not found"):
+        dq_measures_from_gold(tmp_path)
+
+
+@pytest.mark.spark
+def test_dq_measures_over_the_checks_of_the_spark_built_gold(spark_gold: Path) -> None:
+    """conftest's gold: 10 declared checks (6 on fact_sales, 3 on fact_reviews, 1 on the monthly mart); the
+    line of the unknown order O9 has no known customer, everything else passes."""
+    rows = DeltaTable(str(spark_gold / "_ops" / "dq_results")).to_pyarrow_table().to_pylist()
+    failing = [(r["table_name"], r["expectation"], r["failed_count"]) for r in rows if r["failed_count"]]
+    assert (len(rows), failing) == (10, [("fact_sales", "customer_key_known", 1)])
+    assert dq_measures_from_gold(spark_gold) == DqMeasures(
+        checks=10, failing_checks=1, failures=1, pass_rate=0.9, runs=1
+    )

@@ -13,8 +13,8 @@ from powerbi.tmdl import (
     check_model_against_delta,
     check_project,
     check_structure,
+    gold_schema_constants,
     load_model,
-    schemas_from_spark,
     switch_gold_source,
 )
 from tests.powerbi.conftest import PROJECT, SEMANTIC_MODEL
@@ -50,15 +50,28 @@ def project_copy(tmp_path: Path) -> Path:
 
 # --- against transforms/gold_schemas.py ---------------------------------------------------------------------
 def test_model_matches_the_gold_schema_constants(model) -> None:
-    assert check_model(model, schemas_from_spark(GOLD_SCHEMAS)) == []
+    assert check_model(model, gold_schema_constants()) == []
 
 
 def test_every_gold_table_is_a_model_table(model) -> None:
-    assert sorted(t.gold_table for t in model.tables.values()) == sorted(GOLD_SCHEMAS)
+    assert sorted(t.gold_table for t in model.tables.values()) == sorted([*GOLD_SCHEMAS, "_ops/dq_results"])
+
+
+def test_the_check_results_leave_out_only_their_nested_sample_keys(model) -> None:
+    dq = model.tables["Data Quality"]
+    assert (dq.gold_table, dq.removed_columns) == ("_ops/dq_results", {"sample_keys"})
+    schemas = gold_schema_constants()
+    assert schemas["_ops/dq_results"]["sample_keys"] == "array<string>"
+    dq_columns = schemas["_ops/dq_results"]
+    renamed = {("sample_ids" if c == "sample_keys" else c): t for c, t in dq_columns.items()}
+    assert check_model(model, {**schemas, "_ops/dq_results": renamed}) == [
+        "table 'Data Quality': removes sample_keys, which is not a column of gold/_ops/dq_results",
+        "gold/_ops/dq_results.sample_ids is not in the model (table 'Data Quality')",
+    ]
 
 
 def test_renaming_a_gold_column_without_the_model_fails(model) -> None:
-    schemas = schemas_from_spark(GOLD_SCHEMAS)
+    schemas = gold_schema_constants()
     sales = schemas["fact_sales"]
     schemas["fact_sales"] = {("net_amount_eur" if c == "net_amount" else c): t for c, t in sales.items()}
     assert check_model(model, schemas) == [
@@ -68,7 +81,7 @@ def test_renaming_a_gold_column_without_the_model_fails(model) -> None:
 
 
 def test_a_changed_gold_type_or_missing_table_fails(model) -> None:
-    schemas = schemas_from_spark(GOLD_SCHEMAS)
+    schemas = gold_schema_constants()
     schemas["dim_product"] = {**schemas["dim_product"], "price": "double"}
     schemas["fact_reviews"] = {**schemas["fact_reviews"], "reviewed_at": "timestamp_ntz"}
     del schemas["mart_funnel"]
@@ -136,7 +149,8 @@ def test_partitions_read_delta_through_the_storage_url_parameter(model) -> None:
         assert partition.mode == "import"
         assert partition.active_m.count('DeltaLake.Table(AzureStorage.DataLake(StorageUrl & "/gold/') == 1
         assert "[HierarchicalNavigation = true]" in partition.active_m
-        assert f'Folder.Contents(LocalGoldFolder & "\\{table.gold_table}")' in partition.source
+        local_path = (table.gold_table or "").replace("/", "\\")
+        assert f'Folder.Contents(LocalGoldFolder & "\\{local_path}")' in partition.source
     assert model.expressions["StorageUrl"].is_parameter
     assert model.expressions["LocalGoldFolder"].is_parameter
 
@@ -148,7 +162,7 @@ def test_switching_to_the_local_copy_and_back(project_copy: Path) -> None:
     local = load_model(semantic_model)
     assert all("Folder.Contents(LocalGoldFolder" in t.partitions[0].active_m for t in local.tables.values())
     assert all("AzureStorage" not in t.partitions[0].active_m for t in local.tables.values())
-    assert check_model(local, schemas_from_spark(GOLD_SCHEMAS)) == []
+    assert check_model(local, gold_schema_constants()) == []
     switch_gold_source(semantic_model, "azure")
     assert {
         p.name: p.read_text() for p in (semantic_model / "definition" / "tables").glob("*.tmdl")
@@ -206,4 +220,14 @@ def test_real_gold_check_reports_duplicate_keys(model, spark_gold: Path, tmp_pat
     assert check_model_against_delta(model, gold) == [
         "Date[Date] (gold/dim_date.date) must be unique and non-blank: 1 duplicate(s), 0 blank(s)",
         "Date[Date Key] (gold/dim_date.date_key) must be unique and non-blank: 1 duplicate(s), 0 blank(s)",
+    ]
+
+
+def test_a_column_sourced_from_a_removed_gold_column_is_reported(project_copy: Path) -> None:
+    dq = project_copy / "Lakehouse.SemanticModel" / "definition" / "tables" / "Data Quality.tmdl"
+    column = "\tcolumn 'Sample Keys'\n\t\tdataType: string\n\t\tsourceColumn: sample_keys\n\n"
+    dq.write_text(dq.read_text().replace("\tcolumn Expectation\n", column + "\tcolumn Expectation\n"))
+    assert check_model(load_model(project_copy / "Lakehouse.SemanticModel"), gold_schema_constants()) == [
+        "gold/_ops/dq_results.sample_keys: type array<string> cannot be read by Power BI",
+        "table 'Data Quality': removes sample_keys but a column is sourced from it",
     ]

@@ -226,8 +226,21 @@ class LakeSink:
         self._lock = threading.Lock()
 
     def write(self, path: str, data: bytes) -> None:
+        """Write the file under a temporary name, then rename it: a reader never sees a partial file.
+
+        Azure's Capture commits each file whole; a DataLake upload is create + append + flush, and a listing
+        between the create and the flush would show an empty ``.avro`` file.
+        """
+        from azure.core.exceptions import ResourceExistsError
+
+        partial = f"{path}.partial"
         with self._lock:
-            self.lake.write_bytes("landing", path, data)
+            self.lake.write_bytes("landing", partial, data)
+            try:
+                self.lake.rename("landing", partial, path)
+            except ResourceExistsError:  # a window written again after a restart replaces its file
+                self.lake.delete("landing", path)
+                self.lake.rename("landing", partial, path)
 
 
 class FolderSink:

@@ -16,6 +16,7 @@ from infra.local.eventhubs.capture import (
     CAPTURE_SCHEMA,
     CaptureEvent,
     FolderSink,
+    LakeSink,
     LogTail,
     PartitionCapture,
     capture_path,
@@ -282,3 +283,19 @@ def _free() -> int:
     from infra.local.launcher import free_port
 
     return free_port()
+
+
+@pytest.mark.services
+def test_lake_sink_commits_whole_files_and_rewrites_a_window(lake_stack: Settings) -> None:
+    """A Capture file appears by rename (never empty or partial); a window written again replaces it."""
+    from infra.storage.lake import Lake
+    from tests.conftest import with_fresh_zones
+
+    settings = with_fresh_zones(lake_stack)
+    sink = LakeSink(settings)
+    path = "eventhubs/ns/hub/0/2026/01/01/00/00/00.avro"
+    sink.write(path, b"first")
+    sink.write(path, b"second")
+    with Lake(settings) as lake:
+        assert [e.path for e in lake.files("landing", "eventhubs")] == [path]
+        assert lake.read_bytes("landing", path) == b"second"

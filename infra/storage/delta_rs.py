@@ -1,0 +1,35 @@
+"""delta-rs (``deltalake``) over the lake: the storage options that open a zone's Delta tables without Spark.
+
+The same ``abfs(s)://`` URLs Spark writes (:meth:`infra.settings.Settings.lake_url`) open in delta-rs with
+these options: locally the project's DFS endpoint with Azurite's development key, on Azure the account with
+an Entra ID token from ``DefaultAzureCredential`` (delta-rs's Rust ``object_store`` takes a bearer token, not
+a Python credential object). The ``file`` backend of unit tests needs none.
+"""
+
+from __future__ import annotations
+
+from infra.identity import azure_credential
+from infra.settings import Settings
+
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+
+
+def storage_options(settings: Settings) -> dict[str, str]:
+    """Options for ``deltalake.DeltaTable(settings.lake_url(...), storage_options=...)``.
+
+    On Azure the token lasts about an hour: call this again for each new ``DeltaTable`` rather than keeping
+    the options.
+    """
+    if settings.storage_backend == "file":
+        return {}
+    if settings.is_local:
+        if settings.storage_key is None:
+            raise ValueError("profile 'local' needs LAKEHOUSE_STORAGE_KEY (defaults to Azurite's key)")
+        return {
+            "account_name": settings.storage_account,
+            "account_key": settings.storage_key.get_secret_value(),
+            "azure_storage_endpoint": settings.dfs_url,
+            "allow_http": "true",
+        }
+    token = azure_credential().get_token(STORAGE_SCOPE).token
+    return {"account_name": settings.storage_account, "bearer_token": token}
