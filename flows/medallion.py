@@ -28,7 +28,7 @@ from prefect.events import emit_event
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run as flow_run_runtime
 from prefect.states import Failed
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from flows.alerts import DQ_EVENT, DQ_FAILED_STATE, REVENUE_ANOMALY_EVENT
@@ -296,7 +296,9 @@ def check_quality(run_id: str, loads: list[EntityLoad], max_quarantine_fraction:
     tables |= {name: delta_io.read_delta(spark, zones.gold_url(settings, name)) for name in GOLD_TABLES}
     declared = {t.name: t.checks for t in SILVER_TABLES} | {name: GOLD[name].checks for name in GOLD_TABLES}
     tables = {name: df.cache() for name, df in tables.items()}
-    results = checks.run_checks(run_id, tables, declared, workers=settings.spark_concurrent_writes)
+    results = checks.run_checks(
+        run_id, tables, declared, map_checks=lambda evaluate, items: _side_by_side(settings, evaluate, items)
+    )
     for df in tables.values():
         df.unpersist()
     for load in loads:
@@ -465,14 +467,15 @@ def profile_tables(run_id: str) -> int:
     spark = spark_session(settings)
     urls = {("silver", t): zones.silver_url(settings, t) for t in (*SILVER_KEYS, SCD2_HISTORY)}
     urls |= {("gold", t): zones.gold_url(settings, t) for t in GOLD_TABLES}
-    rows = [
-        row
-        for (zone, table), url in urls.items()
-        if delta_io.is_delta_table(spark, url)
-        for row in analytics.profile_table(
-            delta_io.read_delta(spark, url), zone=zone, table_name=table, run_id=run_id
-        ).collect()
-    ]
+
+    def profile(item: tuple[tuple[str, str], str]) -> list[Row]:
+        (zone, table), url = item
+        if not delta_io.is_delta_table(spark, url):
+            return []
+        df = delta_io.read_delta(spark, url)
+        return analytics.profile_table(df, zone=zone, table_name=table, run_id=run_id).collect()
+
+    rows = [row for rows in _side_by_side(settings, profile, list(urls.items())) for row in rows]
     profiles_df = spark.createDataFrame(rows, PROFILES_SCHEMA)
     delta_io.replace_where(profiles_df, zones.ops_url(settings, "profiles"), delta_io.equals(run_id=run_id))
     create_markdown_artifact(

@@ -8,8 +8,7 @@ sample keys, a severity); an ``error`` that fails ends the medallion run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Row
@@ -148,29 +147,32 @@ def quarantine_share(bronze: int, quarantined: int, max_fraction: float) -> tupl
     )
 
 
+CheckRow = tuple[str, str, str, str, int, int, list[str]]
+CheckItem = tuple[str, TableCheck]
+# How a caller runs the evaluations: ``map_checks(evaluate, items)`` -> results in the items' order.
+CheckMapper = Callable[[Callable[[CheckItem], CheckRow], list[CheckItem]], Iterable[CheckRow]]
+
+
 def run_checks(
     run_id: str,
     tables: Mapping[str, DataFrame],
     declared: Mapping[str, Sequence[TableCheck]],
-    workers: int = 1,
-) -> list[tuple[str, str, str, str, int, int, list[str]]]:
+    map_checks: CheckMapper | None = None,
+) -> list[CheckRow]:
     """Evaluate every declared check of every table present; rows in ``DQ_RESULTS_SCHEMA`` order.
 
-    ``workers`` > 1 submits that many checks to Spark at once (from threads of this process): the checks are
-    small jobs whose cost is mostly scheduling, so running them side by side fills the cores.
+    ``map_checks(evaluate, items)`` runs the evaluations (default: one after the other); a caller may run
+    them side by side, e.g. from driver threads, as long as it returns the results in order.
     """
     todo = [(table, check) for table, checks in declared.items() if table in tables for check in checks]
 
-    def evaluate(item: tuple[str, TableCheck]) -> tuple[str, str, str, str, int, int, list[str]]:
+    def evaluate(item: CheckItem) -> CheckRow:
         table, check = item
         outcome = check.evaluate(tables[table], tables)
         samples = list(outcome.samples)
         return (run_id, table, check.name, check.severity, outcome.passed, outcome.failed, samples)
 
-    if workers <= 1:
-        return [evaluate(item) for item in todo]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="table-checks") as pool:
-        return list(pool.map(evaluate, todo))
+    return list(map_checks(evaluate, todo) if map_checks else map(evaluate, todo))
 
 
 def no_revenue_anomaly() -> TableCheck:

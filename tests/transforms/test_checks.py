@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -61,7 +62,8 @@ def test_run_checks_in_threads_keeps_the_declared_order(spark: SparkSession) -> 
         "t": [checks.keys_unique(["id"]), checks.key_not_null("id")],
         "missing": [checks.key_known("k")],
     }
-    rows = checks.run_checks("run-1", {"t": df}, declared, workers=3)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        rows = checks.run_checks("run-1", {"t": df}, declared, map_checks=pool.map)
     assert rows == [
         ("run-1", "t", "keys_unique", "error", 2, 1, ["a"]),  # 3 rows, key "a" held twice
         ("run-1", "t", "id_not_null", "error", 2, 1, []),
