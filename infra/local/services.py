@@ -275,8 +275,7 @@ def spark_worker_spec(settings: Settings, index: int) -> ServiceSpec:
     Healthy once the master lists it as ALIVE (its UI answering is not enough: it may not have registered).
     """
     ui_port = settings.spark_worker_ui_ports[index]
-    work_dir = settings.state_dir / "spark" / spark_worker_name(index)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = settings.state_dir / "spark" / spark_worker_name(index)  # the worker creates it
 
     def registered() -> bool:
         return any(
