@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 from flows.alerts import DQ_EVENT, DQ_FAILED_STATE
 from infra import zones
 from infra.settings import Settings, get_settings
-from infra.spark import build_spark_session
+from infra.spark import build_spark_session, freeze
 from infra.storage import delta_io
 from transforms import checks, gold, silver
 from transforms.catalog import GOLD, GOLD_TABLES, SCD2_HISTORY, SILVER, SILVER_KEYS, SILVER_TABLES, ZORDER
@@ -105,7 +105,7 @@ def load_silver(entity: str, run_id: str, as_of: datetime) -> EntityLoad:
         history_df = delta_io.read_delta(spark, history_url, SILVER_CUSTOMER_HISTORY_SCHEMA)
         versions_df = result.silver_df.unionByName(result.duplicates_df)
         delta_io.overwrite(
-            silver.scd2_customer_history(history_df, versions_df).localCheckpoint(), history_url
+            silver.scd2_customer_history(history_df, versions_df).transform(freeze), history_url
         )
     delta_io.merge(
         result.silver_df, zones.silver_url(settings, entity), table.keys, update_when=table.update_guard
@@ -139,21 +139,21 @@ def build_gold(as_of: datetime) -> dict[str, int]:
 
     def current(table: str) -> DataFrame | None:
         df = delta_io.read_delta_if_exists(spark, zones.gold_url(settings, table))
-        return df.localCheckpoint() if df is not None else None
+        return df.transform(freeze) if df is not None else None
 
     orders_df, lines_df = read_silver("orders"), read_silver("order_lines")
-    dim_customer_df = gold.dim_customer(read_silver(SCD2_HISTORY), current("dim_customer")).localCheckpoint()
-    dim_product_df = gold.dim_product(read_silver("products"), current("dim_product")).localCheckpoint()
+    dim_customer_df = gold.dim_customer(read_silver(SCD2_HISTORY), current("dim_customer")).transform(freeze)
+    dim_product_df = gold.dim_product(read_silver("products"), current("dim_product")).transform(freeze)
     first_day, last_day = gold.dim_date_span(
         {table: read_silver(table) for table in gold.DATE_SPAN_COLUMNS}, as_of
     )
-    fact_sales_df = gold.fact_sales(lines_df, orders_df, dim_customer_df, dim_product_df).localCheckpoint()
-    fact_reviews_df = gold.fact_reviews(
-        read_silver("reviews"), dim_customer_df, dim_product_df
-    ).localCheckpoint()
+    fact_sales_df = gold.fact_sales(lines_df, orders_df, dim_customer_df, dim_product_df).transform(freeze)
+    fact_reviews_df = gold.fact_reviews(read_silver("reviews"), dim_customer_df, dim_product_df).transform(
+        freeze
+    )
     fact_events_df = gold.fact_app_events(
         read_silver("app_events"), dim_customer_df, dim_product_df
-    ).localCheckpoint()
+    ).transform(freeze)
     builders = {
         "dim_customer": lambda: dim_customer_df,
         "dim_product": lambda: dim_product_df,
@@ -170,7 +170,7 @@ def build_gold(as_of: datetime) -> dict[str, int]:
     }
     counts: dict[str, int] = {}
     for name in GOLD_TABLES:
-        df = builders[name]().localCheckpoint()
+        df = builders[name]().transform(freeze)
         delta_io.overwrite(
             df.coalesce(1) if df.rdd.getNumPartitions() > 1 else df, zones.gold_url(settings, name)
         )
