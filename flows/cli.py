@@ -51,7 +51,7 @@ def up(
         list[str] | None,
         typer.Argument(
             help="Services to start (default: all but the Spark cluster). `spark` starts the local Spark "
-            "standalone master and its workers (about 3 GB), which flows use with "
+            "standalone master and its workers (about 3.5 GB), which flows use with "
             "LAKEHOUSE_SPARK_MASTER=spark://127.0.0.1:7077."
         ),
     ] = None,
