@@ -159,7 +159,12 @@ def start_cluster_run(
 
 def finish(run: subprocess.Popen[str], log: Path, timeout: float = 1500) -> dict[str, int]:
     """Wait for a cluster run; its gold row counts, or a failure with the end of its output."""
-    out, _ = run.communicate(timeout=timeout)
+    try:
+        out, _ = run.communicate(timeout=timeout)
+    finally:
+        if run.poll() is None:  # a timeout (ours or the suite's) leaves no driver running
+            run.kill()
+            run.wait(30)
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
     assert run.returncode == 0, f"the cluster run failed ({run.returncode}):\n{tail}"
     return json.loads(out.strip().splitlines()[-1])
