@@ -17,8 +17,8 @@ from rich.table import Table
 
 from flows.azure_cli import app as azure_app
 from flows.powerbi_cli import app as powerbi_app
-from infra.local.launcher import ServiceError
-from infra.local.services import launcher_for, stack_specs
+from infra.local.launcher import ServiceError, ServiceSpec
+from infra.local.services import launcher_for, spark_cluster_specs, stack_specs
 from infra.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -42,22 +42,40 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+SPARK_CLUSTER = "spark"  # `lakehouse up spark`: the standalone master and its workers
+
+
 @app.command()
 def up(
-    services: Annotated[list[str] | None, typer.Argument(help="Services to start (default: all).")] = None,
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Services to start (default: all but the Spark cluster). `spark` starts the local Spark "
+            "standalone master and its workers (about 3.5 GB), which flows use with "
+            "LAKEHOUSE_SPARK_MASTER=spark://127.0.0.1:7077."
+        ),
+    ] = None,
 ) -> None:
     """Start the local stack (Azurite, DFS endpoint, Event Hubs endpoint, ...) in the background."""
     _start_stack(get_settings(), services)
 
 
+def _every_spec(settings: Settings) -> list[ServiceSpec]:
+    """The stack's services, then the optional Spark cluster's."""
+    return [*stack_specs(settings), *spark_cluster_specs(settings)]
+
+
 def _start_stack(settings: Settings, services: list[str] | None) -> None:
     if not settings.is_local:
         raise _fail("`lakehouse up` runs the local emulators; set LAKEHOUSE_PROFILE=local (it is 'azure').")
-    specs = [s for s in stack_specs(settings) if not services or s.name in services]
-    unknown = set(services or []) - {s.name for s in stack_specs(settings)}
+    cluster = {s.name for s in spark_cluster_specs(settings)}
+    wanted = set(services or []) | (cluster if SPARK_CLUSTER in (services or []) else set())
+    unknown = wanted - {s.name for s in _every_spec(settings)} - {SPARK_CLUSTER}
     if unknown:
-        names = ", ".join(s.name for s in stack_specs(settings))
+        names = ", ".join([s.name for s in stack_specs(settings)] + [SPARK_CLUSTER, *sorted(cluster)])
         raise _fail(f"unknown service(s) {', '.join(sorted(unknown))}; choose from {names}")
+    # The cluster costs memory (a master, two workers and their executors): it runs only when asked for.
+    specs = [s for s in _every_spec(settings) if s.name in wanted or (not services and s.name not in cluster)]
     launcher = launcher_for(settings)
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
@@ -79,6 +97,11 @@ def _start_stack(settings: Settings, services: list[str] | None) -> None:
         with Lake(settings) as lake:
             lake.ensure_zones()
     status()
+    if cluster & {s.name for s in specs} and settings.spark_master != settings.spark_cluster_url:
+        console.print(
+            f"Flows still use Spark master {settings.spark_master}; to send them to the cluster:\n"
+            f"  export LAKEHOUSE_SPARK_MASTER={settings.spark_cluster_url}"
+        )
 
 
 @app.command()
@@ -86,7 +109,7 @@ def down() -> None:
     """Stop every service of the local stack (data stays in the state folder)."""
     settings = get_settings()
     launcher = launcher_for(settings)
-    for spec in reversed(stack_specs(settings)):
+    for spec in reversed(_every_spec(settings)):
         stopped = launcher.stop(spec)
         console.print(f"{spec.name}: {'stopped' if stopped else 'was not running'}")
 
@@ -99,7 +122,7 @@ def status() -> None:
     table = Table(title=f"local stack (state in {settings.state_dir})")
     for column in ("service", "state", "pid", "url", "log"):
         table.add_column(column)
-    for spec in stack_specs(settings):
+    for spec in _every_spec(settings):
         st = launcher.status(spec)
         state = (
             "[green]healthy[/]"
@@ -108,6 +131,7 @@ def status() -> None:
         )
         table.add_row(st.name, state, str(st.pid or "-"), st.url, str(st.log))
     console.print(table)
+    console.print(f"Spark master of the flows: {settings.spark_master} (LAKEHOUSE_SPARK_MASTER)")
     alerts_service = next((s for s in stack_specs(settings) if s.name == "alerts"), None)
     if alerts_service and launcher.status(alerts_service).healthy:
         import httpx
@@ -196,6 +220,8 @@ def _start_flow_run(*stack_services: str) -> str:
         console.print(f"[dim]Prefect: {api} (PREFECT_API_URL)[/]")
     elif settings.is_local:
         _require_stack("prefect", *stack_services)
+    if settings.is_local and settings.spark_master == settings.spark_cluster_url:
+        _require_stack(*(s.name for s in spark_cluster_specs(settings)))
         console.print(f"[dim]Prefect: the stack's server at {settings.prefect_ui_url}[/]")
     else:
         console.print("[dim]Prefect: the API of your Prefect profile (`prefect cloud login`)[/]")
@@ -213,9 +239,10 @@ def _flow_run_link(ui: str, state: object) -> str:
 def _require_stack(*names: str) -> None:
     settings = get_settings()
     launcher = launcher_for(settings)
-    down = [s.name for s in stack_specs(settings) if s.name in names and not launcher.status(s).healthy]
+    down = [s.name for s in _every_spec(settings) if s.name in names and not launcher.status(s).healthy]
     if down:
-        raise _fail(f"{', '.join(down)} not running; start the local stack with `lakehouse up` first.")
+        command = "lakehouse up spark" if all(n.startswith("spark-") for n in down) else "lakehouse up"
+        raise _fail(f"{', '.join(down)} not running; start the local stack with `{command}` first.")
 
 
 @app.command()

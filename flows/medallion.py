@@ -34,7 +34,7 @@ from pyspark.sql import functions as F
 from flows.alerts import DQ_EVENT, DQ_FAILED_STATE, REVENUE_ANOMALY_EVENT
 from infra import zones
 from infra.settings import Settings, get_settings
-from infra.spark import build_spark_session
+from infra.spark import build_spark_session, freeze
 from infra.storage import delta_io
 from transforms import analytics, checks, gold, silver
 from transforms.catalog import GOLD, GOLD_TABLES, SCD2_HISTORY, SILVER, SILVER_KEYS, SILVER_TABLES, ZORDER
@@ -148,7 +148,7 @@ def load_silver(entity: str, run_id: str, as_of: datetime, files: list[delta_io.
         history_df = delta_io.read_delta(spark, history_url, SILVER_CUSTOMER_HISTORY_SCHEMA)
         versions_df = result.silver_df.unionByName(result.duplicates_df)
         delta_io.overwrite(
-            silver.scd2_customer_history(history_df, versions_df).localCheckpoint(), history_url
+            silver.scd2_customer_history(history_df, versions_df).transform(freeze), history_url
         )
     delta_io.merge(
         result.silver_df, zones.silver_url(settings, entity), table.keys, update_when=table.update_guard
@@ -232,21 +232,21 @@ def build_gold(as_of: datetime) -> dict[str, int]:
 
     def current(table: str) -> DataFrame | None:
         df = delta_io.read_delta_if_exists(spark, zones.gold_url(settings, table))
-        return df.localCheckpoint() if df is not None else None
+        return df.transform(freeze) if df is not None else None
 
     orders_df, lines_df = read_silver("orders"), read_silver("order_lines")
-    dim_customer_df = gold.dim_customer(read_silver(SCD2_HISTORY), current("dim_customer")).localCheckpoint()
-    dim_product_df = gold.dim_product(read_silver("products"), current("dim_product")).localCheckpoint()
+    dim_customer_df = gold.dim_customer(read_silver(SCD2_HISTORY), current("dim_customer")).transform(freeze)
+    dim_product_df = gold.dim_product(read_silver("products"), current("dim_product")).transform(freeze)
     first_day, last_day = gold.dim_date_span(
         {table: read_silver(table) for table in gold.DATE_SPAN_COLUMNS}, as_of
     )
-    fact_sales_df = gold.fact_sales(lines_df, orders_df, dim_customer_df, dim_product_df).localCheckpoint()
-    fact_reviews_df = gold.fact_reviews(
-        read_silver("reviews"), dim_customer_df, dim_product_df
-    ).localCheckpoint()
+    fact_sales_df = gold.fact_sales(lines_df, orders_df, dim_customer_df, dim_product_df).transform(freeze)
+    fact_reviews_df = gold.fact_reviews(read_silver("reviews"), dim_customer_df, dim_product_df).transform(
+        freeze
+    )
     fact_events_df = gold.fact_app_events(
         read_silver("app_events"), dim_customer_df, dim_product_df
-    ).localCheckpoint()
+    ).transform(freeze)
     builders = {
         "dim_customer": lambda: dim_customer_df,
         "dim_product": lambda: dim_product_df,
@@ -277,13 +277,35 @@ def build_gold(as_of: datetime) -> dict[str, int]:
     }
 
     def write(name: str) -> int:
-        df = builders[name]().localCheckpoint()
+        df = builders[name]().transform(freeze)
         delta_io.overwrite(
             df.coalesce(1) if df.rdd.getNumPartitions() > 1 else df, zones.gold_url(settings, name)
         )
         return df.count()
 
     return dict(zip(GOLD_TABLES, _side_by_side(settings, write, GOLD_TABLES), strict=True))
+
+
+@task(cache_policy=NO_CACHE, task_run_name="gold-state")
+def silver_state_and_last_gold_build() -> tuple[int, int | None]:
+    """The silver state now (the processed-file log's Delta version; -1 before any load) and the state the
+    last complete gold build recorded (None: gold was never built completely)."""
+    settings = get_settings()
+    spark = spark_session(settings)
+    state = delta_io.table_version(spark, zones.ops_url(settings, "processed_files"))
+    builds = delta_io.read_delta_if_exists(spark, zones.ops_url(settings, "gold_builds"))
+    last = builds.orderBy(F.col("built_at").desc()).first() if builds is not None else None
+    return (-1 if state is None else state), (None if last is None else int(last["silver_state"]))
+
+
+@task(cache_policy=NO_CACHE, task_run_name="gold-built")
+def record_gold_build(run_id: str, silver_state: int) -> None:
+    """Remember that gold is complete for ``silver_state`` (after every gold table is written)."""
+    settings = get_settings()
+    spark = spark_session(settings)
+    row = (run_id, silver_state, datetime.now(UTC))
+    df = spark.createDataFrame([row], "run_id string, silver_state long, built_at timestamp")
+    delta_io.append(df, zones.ops_url(settings, "gold_builds"))
 
 
 # --- data quality ----------------------------------------------------------------------------------------
@@ -380,12 +402,15 @@ def medallion(
     logger = get_run_logger()
     with concurrency("spark", occupy=1, strict=False):
         loads = load_all_silver(run_id, as_of)
-        settings = get_settings()
         changed = any(load.files for load in loads)
-        gold_exists = delta_io.is_delta_table(spark_session(settings), zones.gold_url(settings, "fact_sales"))
+        silver_state, built_from = silver_state_and_last_gold_build()
+        gold_exists = built_from is not None
         checks: list[dict] = []
-        if changed or not gold_exists:
+        # Gold is rebuilt when silver changed since the last *complete* build (also when that build
+        # crashed half-way in an earlier run: the next run finds no new files but redoes gold).
+        if changed or not gold_exists or built_from != silver_state:
             gold_rows = build_gold(as_of)
+            record_gold_build(run_id, silver_state)
             checks = check_quality(run_id, loads, max_quarantine_fraction)
             profile_tables(run_id)
             if run_maintenance:
@@ -411,7 +436,7 @@ def medallion(
         logger.error("%s", error)
         # Prefect ends the run in this state and raises `error` to an in-process caller.
         return Failed(name=DQ_FAILED_STATE, message=str(error), data=error)  # type: ignore[return-value]  # a State, not the annotated result
-    return MedallionResult(run_id, loads, gold_rows, dq, changed or not gold_exists)
+    return MedallionResult(run_id, loads, gold_rows, dq, changed or built_from != silver_state)
 
 
 def _describe(checks: list[dict]) -> str:

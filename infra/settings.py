@@ -156,11 +156,32 @@ class Settings(BaseSettings):
     notebook_out: Path | None = None  # where notebooks save figures (default <state>/notebooks)
 
     # --- Spark --------------------------------------------------------------------------------
+    # `local[*]` runs executors inside the flow's JVM; `spark://host:port` (e.g. `lakehouse up spark`),
+    # `k8s://...` or any other master URL sends them to a cluster.
     spark_master: str = "local[*]"
     spark_shuffle_partitions: int = 8
     spark_driver_memory: str = "4g"
     # Independent small Spark jobs (gold tables, table checks) submitted at once from driver threads.
     spark_concurrent_writes: int = 4
+    # Per executor on a cluster (local[*] has none: its tasks share the driver's memory).
+    spark_executor_memory: str = "1g"
+    # The address executors call the driver back on (its RPC, block manager and jar server); unset, Spark
+    # takes the machine's host name. The local cluster's workers listen on `host`, so the local profile
+    # defaults it to `host` too.
+    spark_driver_host: str | None = None
+    # Where reliable checkpoints (frozen intermediate results as files) go. Unlike local checkpoints they
+    # survive the loss of the executor that computed them. Unset: none in local mode, on a cluster
+    # `silver/_checkpoints` on the lake (infra/spark.py).
+    spark_checkpoint_dir: str | None = None
+
+    # --- the local Spark standalone cluster (`lakehouse up spark`) ------------------------------
+    spark_master_port: int = 7077
+    spark_master_ui_port: int = 8080
+    # One worker per UI port. Sized for a 2-core, 24 GB laptop: each worker offers one core and 2 GB, enough
+    # for one executor of `spark_executor_memory`.
+    spark_worker_ui_ports: list[int] = Field(default_factory=lambda: [8081, 8082])
+    spark_worker_cores: int = 1
+    spark_worker_memory: str = "2g"
 
     @model_validator(mode="after")
     def _profile_defaults(self) -> Settings:
@@ -175,6 +196,8 @@ class Settings(BaseSettings):
                 self.eventhubs_key = SecretStr(EVENTHUBS_EMULATOR_KEY)
             if self.api_token is None:
                 self.api_token = SecretStr("local-dev-token")
+            if self.spark_driver_host is None:
+                self.spark_driver_host = self.host
         else:
             if self.storage_account == AZURITE_ACCOUNT:
                 raise ValueError(
@@ -264,6 +287,15 @@ class Settings(BaseSettings):
     @property
     def prefect_ui_url(self) -> str:
         return f"http://{self.host}:{self.prefect_port}"
+
+    @property
+    def spark_cluster_url(self) -> str:
+        """Master URL of the local standalone cluster (`lakehouse up spark`)."""
+        return f"spark://{self.host}:{self.spark_master_port}"
+
+    @property
+    def spark_master_ui_url(self) -> str:
+        return f"http://{self.host}:{self.spark_master_ui_port}"
 
     @property
     def alerts_receiver_url(self) -> str:

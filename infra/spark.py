@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from infra.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 # Maven Central serves delta-spark 4.4.0 (not 4.4.1) and spark-avro up to 4.1.1 (no 4.2.0 artifact) here;
 # spark-avro 4.1.1 reads and writes Avro under Spark 4.2.0 (tests/infra/test_spark.py covers it).
@@ -103,6 +103,58 @@ def storage_conf(settings: Settings) -> dict[str, str]:
     return conf
 
 
+def is_local_master(master: str) -> bool:
+    """True for ``local``, ``local[n]``, ``local[*]``...: executors run inside the driver's JVM."""
+    return master == "local" or master.startswith("local[")
+
+
+def checkpoint_dir(settings: Settings) -> str | None:
+    """Where reliable checkpoints go: the setting, else on a cluster ``silver/_checkpoints`` on the lake.
+
+    In local mode none is set: executors are the driver, so a local checkpoint is lost only with the
+    whole run. On a cluster an executor can die alone and take its local checkpoints with it; every
+    executor and the driver reach the lake, so that is where the checkpoint files go.
+    """
+    if settings.spark_checkpoint_dir:
+        return settings.spark_checkpoint_dir
+    if is_local_master(settings.spark_master):
+        return None
+    return settings.lake_url("silver", "_checkpoints")
+
+
+def cluster_conf(settings: Settings) -> dict[str, str]:
+    """What executors outside the driver's JVM need: the driver's reachable address, memory, checkpoints.
+
+    Jars (``spark.jars``) are served by the driver to every executor and ``spark.hadoop.*`` reaches each
+    executor's Hadoop configuration, so Delta, Avro and ABFS need nothing more here.
+    """
+    conf = {"spark.executor.memory": settings.spark_executor_memory}
+    if settings.spark_driver_host:
+        conf |= {
+            "spark.driver.host": settings.spark_driver_host,
+            "spark.driver.bindAddress": settings.spark_driver_host,
+        }
+    directory = checkpoint_dir(settings)
+    if directory:
+        # Checkpoint files of a DataFrame nobody references any more are deleted, not left on the lake.
+        conf |= {
+            "spark.checkpoint.dir": directory,
+            "spark.cleaner.referenceTracking.cleanCheckpoints": "true",
+        }
+    return conf
+
+
+def freeze(df: DataFrame) -> DataFrame:
+    """``df`` computed once and its lineage cut, so later actions reuse exactly these rows.
+
+    A reliable checkpoint when the session has a checkpoint directory (on a cluster: it survives the loss
+    of an executor), else a local one (kept by the executors, lost with them: fine in local mode).
+    """
+    if df.sparkSession.sparkContext.getCheckpointDir():
+        return df.checkpoint()
+    return df.localCheckpoint()
+
+
 def build_spark_session(
     settings: Settings | None = None,
     app_name: str = "lakehouse",
@@ -144,7 +196,7 @@ def build_spark_session(
     else:
         conf["spark.jars.packages"] = ",".join(SPARK_PACKAGES)
         conf["spark.jars.excludes"] = ",".join(SPARK_JAR_EXCLUDES)
-    conf |= storage_conf(settings)
+    conf |= storage_conf(settings) | cluster_conf(settings)
     log_file = settings.logs_dir / "spark.log"
     conf["spark.driver.extraJavaOptions"] = (
         f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG} -Dlakehouse.spark.log={log_file}"

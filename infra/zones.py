@@ -34,6 +34,7 @@ OPS_ZONE: dict[str, Literal["silver", "gold"]] = {
     "load_balance": "silver",  # bronze = silver + quarantined + duplicates, per load
     "dq_results": "gold",  # one row per run, table and check
     "profiles": "gold",  # one row per run, profiled table and column
+    "gold_builds": "gold",  # one row per complete gold build: the silver state it was built from
 }
 
 

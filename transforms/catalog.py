@@ -219,6 +219,7 @@ OPS_TABLES: dict[str, Literal["silver", "gold"]] = {
     "load_balance": "silver",
     "dq_results": "gold",
     "profiles": "gold",
+    "gold_builds": "gold",
 }
 
 if tuple(t.name for t in GOLD_TABLES_SPEC) != GOLD_TABLES:  # pragma: no cover - a catalog edit gone wrong

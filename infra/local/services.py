@@ -1,9 +1,10 @@
 """Every service of the local stack (`lakehouse up`), as launcher specs built from settings, in one place.
 
 Azurite, the DFS endpoint, the Event Hubs endpoint, the simulated app_events API, the alerts receiver, the
-dashboard, the Prefect server and its worker. Each reads its ports and keys from the same ``LAKEHOUSE_*``
-settings (the launcher passes them through the environment), so ``lakehouse up`` and the test fixtures
-differ only in the settings they pass.
+dashboard, the Prefect server and its worker; and, on request only (`lakehouse up spark`), a Spark
+standalone master with its workers. Each reads its ports and keys from the same ``LAKEHOUSE_*`` settings
+(the launcher passes them through the environment), so ``lakehouse up`` and the test fixtures differ only
+in the settings they pass.
 """
 
 from __future__ import annotations
@@ -246,3 +247,111 @@ def prefect_worker_spec(settings: Settings) -> ServiceSpec:
         cwd=PROJECT_ROOT,
         startup_timeout=5,
     )
+
+
+# --- the optional Spark standalone cluster (`lakehouse up spark`) ----------------------------------------
+SPARK_MASTER = "spark-master"
+# The JVMs of the master and worker daemons themselves (executors get `spark_executor_memory`).
+SPARK_DAEMON_MEMORY = "512m"
+
+
+def spark_class() -> Path:
+    """``bin/spark-class`` of the pyspark install: it starts Spark's daemons with pyspark's own jars."""
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "bin" / "spark-class"
+
+
+def spark_worker_name(index: int) -> str:
+    return f"spark-worker-{index + 1}"
+
+
+def _spark_env(settings: Settings) -> dict[str, str]:
+    return settings.to_env() | {
+        "SPARK_DAEMON_MEMORY": SPARK_DAEMON_MEMORY,
+        # Spark's daemons write their own logs to stderr (the service log), not into the pyspark install.
+        "SPARK_LOG_DIR": str(settings.logs_dir),
+        "SPARK_NO_DAEMONIZE": "1",
+    }
+
+
+def _master_workers(settings: Settings) -> list[dict[str, Any]]:
+    """The workers the master lists in its JSON status (empty if the master does not answer)."""
+    import httpx
+
+    try:
+        return httpx.get(f"{settings.spark_master_ui_url}/json/", timeout=2.0).json().get("workers", [])
+    except (httpx.HTTPError, ValueError):
+        return []
+
+
+def spark_master_spec(settings: Settings) -> ServiceSpec:
+    """The standalone master: schedules executors of every driver that connects to ``spark://host:port``."""
+    return ServiceSpec(
+        name=SPARK_MASTER,
+        command=[
+            str(spark_class()),
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.spark_master_port),
+            "--webui-port",
+            str(settings.spark_master_ui_port),
+        ],
+        ports={"master": settings.spark_master_port, "ui": settings.spark_master_ui_port},
+        port_settings={"master": "LAKEHOUSE_SPARK_MASTER_PORT", "ui": "LAKEHOUSE_SPARK_MASTER_UI_PORT"},
+        health=http_probe(f"{settings.spark_master_ui_url}/json/", lambda r: r.status_code == 200),
+        url=f"{settings.spark_cluster_url} (UI {settings.spark_master_ui_url})",
+        env=_spark_env(settings),
+        cwd=settings.state_dir,
+        startup_timeout=90,
+    )
+
+
+def spark_worker_spec(settings: Settings, index: int) -> ServiceSpec:
+    """Worker ``index``: offers ``spark_worker_cores`` and ``spark_worker_memory`` to the master's drivers.
+
+    Healthy once the master lists it as ALIVE (its UI answering is not enough: it may not have registered).
+    """
+    ui_port = settings.spark_worker_ui_ports[index]
+    work_dir = settings.state_dir / "spark" / spark_worker_name(index)  # the worker creates it
+
+    def registered() -> bool:
+        return any(
+            w.get("state") == "ALIVE" and w.get("webuiaddress", "").endswith(f":{ui_port}")
+            for w in _master_workers(settings)
+        )
+
+    return ServiceSpec(
+        name=spark_worker_name(index),
+        command=[
+            str(spark_class()),
+            "org.apache.spark.deploy.worker.Worker",
+            "--host",
+            settings.host,
+            "--cores",
+            str(settings.spark_worker_cores),
+            "--memory",
+            settings.spark_worker_memory,
+            "--webui-port",
+            str(ui_port),
+            "--work-dir",
+            str(work_dir),
+            settings.spark_cluster_url,
+        ],
+        ports={"ui": ui_port},
+        port_settings={"ui": "LAKEHOUSE_SPARK_WORKER_UI_PORTS"},
+        health=registered,
+        url=f"http://{settings.host}:{ui_port} "
+        f"({settings.spark_worker_cores} core(s), {settings.spark_worker_memory})",
+        env=_spark_env(settings),
+        cwd=settings.state_dir,
+        startup_timeout=90,
+    )
+
+
+def spark_cluster_specs(settings: Settings) -> list[ServiceSpec]:
+    """The master, then one worker per ``spark_worker_ui_ports`` entry (`lakehouse up spark`)."""
+    workers = [spark_worker_spec(settings, i) for i in range(len(settings.spark_worker_ui_ports))]
+    return [spark_master_spec(settings), *workers]
