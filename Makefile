@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SF ?= 0.01
 
-.PHONY: setup setup-checks setup-browser run test lint format bench clean-state help check-azure conformance conformance-datalake conformance-eventhubs
+.PHONY: setup setup-checks setup-browser run test test-cluster lint format bench clean-state help check-azure conformance conformance-datalake conformance-eventhubs
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -100,6 +100,9 @@ format: setup ## Format the code with ruff
 
 bench: setup ## Print the benchmark figures (takes several minutes)
 	$(PY) -m bench
+
+test-cluster: setup ## The medallion on a local Spark standalone cluster: gold identical to local[*], a worker killed (long)
+	$(VENV)/bin/pytest -m cluster tests/flows/test_spark_cluster.py
 
 conformance: conformance-datalake conformance-eventhubs ## Run the Azure SDKs' own tests against the local services (long)
 

@@ -40,7 +40,13 @@ from transforms.catalog import GOLD_TABLES, OPS_TABLES, SCD2_HISTORY, SILVER_KEY
 
 # A medallion run takes 20 min on a loaded 2-core machine: the local reference and a cluster run exceed the
 # suite's 30 min per test.
-pytestmark = [pytest.mark.services, pytest.mark.e2e, pytest.mark.spark, pytest.mark.timeout(5400)]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.e2e,
+    pytest.mark.spark,
+    pytest.mark.cluster,
+    pytest.mark.timeout(5400),
+]
 
 SF, SEED, DAY = 0.005, 7, "2026-01-01"
 AS_OF = datetime(2026, 1, 3, tzinfo=UTC)
