@@ -244,6 +244,18 @@ def dq_runs(dq_df: pd.DataFrame, balance_df: pd.DataFrame | None) -> pd.DataFram
     return runs.sort_values(["loaded_at", "run_id"], na_position="first").reset_index(drop=True)
 
 
+def latest_profiles(profiles_df: pd.DataFrame, balance_df: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of ``gold/_ops/profiles`` of the latest run (the run with the latest load; ties and runs
+    without loads fall back to the table's row order)."""
+    runs = list(dict.fromkeys(profiles_df["run_id"]))
+    if balance_df is not None and len(balance_df):
+        loaded = balance_df.groupby("run_id")["loaded_at"].max()
+        known = [r for r in runs if r in loaded.index]
+        if known:
+            runs = sorted(known, key=lambda r: loaded[r])
+    return profiles_df[profiles_df["run_id"] == runs[-1]].reset_index(drop=True) if runs else profiles_df
+
+
 def lake_tables(settings: Settings) -> list[tuple[Zone, str, str]]:
     """(zone, table, URL) of every Delta table the catalog names: silver, quarantine, ops, gold."""
     found: list[tuple[Zone, str, str]] = []

@@ -333,6 +333,95 @@ def stream_page() -> None:
     )
 
 
+def anomalies_page() -> None:
+    """Daily revenue against its expected band; the days flagged as anomalies (``mart_revenue_anomalies``)."""
+    st.title("Revenue anomalies")
+    days = gold("mart_revenue_anomalies").sort_values("order_date")
+    start, end = _date_filter("Days", days["order_date"], "anomalies-dates")
+    shown = data.in_dates(days, "order_date", start, end)
+    flagged = shown[shown["is_anomaly"].fillna(False).astype(bool)]
+    _metrics(
+        {
+            "Days": f"{len(shown):,}",
+            "Anomalous days": f"{len(flagged):,}",
+            "Latest anomaly": str(flagged["order_date"].max()) if len(flagged) else "-",
+        }
+    )
+    chart = data.to_float(shown, "revenue", "expected_revenue", "lower_bound", "upper_bound")
+    figure = go.Figure()
+    figure.add_scatter(x=chart["order_date"], y=chart["upper_bound"], name="upper bound", line={"width": 0})
+    figure.add_scatter(
+        x=chart["order_date"], y=chart["lower_bound"], name="expected band", fill="tonexty", line={"width": 0}
+    )
+    figure.add_scatter(x=chart["order_date"], y=chart["expected_revenue"], name="expected (trailing median)")
+    figure.add_scatter(x=chart["order_date"], y=chart["revenue"], name="revenue", mode="lines+markers")
+    marked = chart[chart["is_anomaly"].fillna(False).astype(bool)]
+    figure.add_scatter(
+        x=marked["order_date"], y=marked["revenue"], name="anomaly", mode="markers", marker={"size": 12}
+    )
+    _chart(figure.update_layout(title="Revenue per day and its expected band (EUR)"))
+    st.dataframe(flagged, hide_index=True, width="stretch")
+
+
+def finance_page() -> None:
+    """Booked revenue, expenses and margin per month, beside sales revenue (``mart_finance_monthly``)."""
+    st.title("Finance")
+    months = gold("mart_finance_monthly").sort_values("month_start_date")
+    start, end = _date_filter("Months", months["month_start_date"], "finance-dates")
+    shown = data.in_dates(months, "month_start_date", start.replace(day=1), end)
+    revenue = sum(shown["revenue"].dropna(), Decimal(0))
+    expenses = sum(shown["expenses"].dropna(), Decimal(0))
+    margin = revenue - expenses
+    _metrics(
+        {
+            "Booked revenue": data.format_eur(revenue),
+            "Expenses": data.format_eur(expenses),
+            "Margin": data.format_eur(margin),
+            "Margin rate": data.format_rate(float(margin / revenue) if revenue else None),
+        }
+    )
+    chart = data.to_float(shown, "revenue", "expenses", "margin", "sales_revenue")
+    chart["month"] = pd.to_datetime(chart["month_start_date"]).dt.strftime("%Y-%m")
+    figure = go.Figure()
+    figure.add_bar(x=chart["month"], y=chart["revenue"], name="booked revenue")
+    figure.add_bar(x=chart["month"], y=chart["expenses"], name="expenses")
+    figure.add_scatter(x=chart["month"], y=chart["margin"], name="margin", mode="lines+markers")
+    figure.add_scatter(x=chart["month"], y=chart["sales_revenue"], name="sales revenue", mode="lines")
+    _chart(figure.update_layout(title="Per month (EUR)", xaxis={"type": "category"}, barmode="group"))
+    st.dataframe(shown, hide_index=True, width="stretch")
+
+
+def profiles_page() -> None:
+    """The latest run's profile of each silver and gold table: rows, nulls, distinct values, min/max, top."""
+    st.title("Table profiles")
+    settings = lake().settings
+    profiles = lake().frame(zones.ops_url(settings, "profiles"))
+    if profiles is None:
+        raise data.NoGold("_ops/profiles")
+    balance = lake().frame(zones.ops_url(settings, "load_balance"), ["run_id", "loaded_at"])
+    latest = data.latest_profiles(profiles, balance)
+    tables = sorted(set(zip(latest["zone"], latest["table_name"], strict=True)))
+    picked = st.sidebar.selectbox(
+        "Table", tables, format_func=lambda table: "/".join(table), key="profiles-table"
+    )
+    columns = latest[(latest["zone"] == picked[0]) & (latest["table_name"] == picked[1])]
+    rows = int(columns["row_count"].max()) if len(columns) else 0
+    _metrics(
+        {
+            "Tables profiled": f"{len(tables):,}",
+            "Columns profiled": f"{len(latest):,}",
+            "Rows (this table)": f"{rows:,}",
+        }
+    )
+    nulls = columns.assign(null_share=columns["null_count"] / rows if rows else 0.0)
+    _chart(
+        px.bar(nulls, x="column_name", y="null_share", title="Null share per column").update_layout(
+            yaxis={"tickformat": ".0%"}
+        )
+    )
+    st.dataframe(columns, hide_index=True, width="stretch")
+
+
 PAGES: tuple[tuple[Callable[[], None], str, str], ...] = (
     (revenue_page, "Revenue and orders", "revenue"),
     (regions_page, "Regions by day", "regions"),
@@ -340,6 +429,9 @@ PAGES: tuple[tuple[Callable[[], None], str, str], ...] = (
     (ratings_page, "Product ratings", "ratings"),
     (funnel_page, "App funnel", "funnel"),
     (lifetime_value_page, "Customer lifetime value", "lifetime-value"),
+    (anomalies_page, "Revenue anomalies", "anomalies"),
+    (finance_page, "Finance", "finance"),
     (quality_page, "Data quality", "quality"),
+    (profiles_page, "Table profiles", "profiles"),
     (stream_page, "The stream", "stream"),
 )

@@ -35,6 +35,7 @@ from transforms.gold_schemas import GOLD_SCHEMAS
 from transforms.silver_schemas import (
     DQ_RESULTS_SCHEMA,
     LOAD_BALANCE_SCHEMA,
+    PROFILES_SCHEMA,
     QUARANTINE_SCHEMA,
     SILVER_REVIEWS_SCHEMA,
 )
@@ -215,7 +216,39 @@ GOLD_ROWS: dict[str, list[dict[str, Any]]] = {
             "view_to_purchase_rate": eur("0.25"),
         },
     ],
+    # Two days out of their band (a spike and a drop), one inside it.
+    "mart_revenue_anomalies": [
+        {
+            "order_date": date(2026, 1, d),
+            "revenue": eur(revenue),
+            "expected_revenue": eur("100"),
+            "lower_bound": eur("80"),
+            "upper_bound": eur("120"),
+            "is_anomaly": anomaly,
+        }
+        for d, revenue, anomaly in [(5, "150.50", True), (6, "90", False), (7, "10", True)]
+    ],
+    "mart_finance_monthly": [
+        {
+            "month_start_date": date(2026, m, 1),
+            "revenue": eur(revenue),
+            "expenses": eur(expenses),
+            "margin": eur(revenue) - eur(expenses),
+            "sales_revenue": eur(sales),
+        }
+        for m, revenue, expenses, sales in [(1, "1000", "400", "150.50"), (2, "500", "600", "75.25")]
+    ],
 }
+# run-b loaded last, so its profile is the one shown; gold/fact_sales sorts before silver/orders.
+PROFILE_ROWS = [
+    dict(zip(("run_id", "zone", "table_name", "column_name", "row_count", "null_count"), row, strict=True))
+    for row in [
+        ("run-a", "gold", "fact_sales", "order_id", 4, 0),
+        ("run-b", "gold", "fact_sales", "order_id", 5, 0),
+        ("run-b", "gold", "fact_sales", "customer_key", 5, 1),
+        ("run-b", "silver", "orders", "order_id", 4, 0),
+    ]
+]
 QUARANTINE_ROWS = {
     "orders": [
         {
@@ -282,7 +315,15 @@ EXPECTED: dict[str, dict[str, str]] = {
         "Total lifetime value": "€225.75",
         "Average lifetime value": "€112.88",
     },
+    "anomalies": {"Days": "3", "Anomalous days": "2", "Latest anomaly": "2026-01-07"},
+    "finance": {
+        "Booked revenue": "€1,500.00",
+        "Expenses": "€1,000.00",
+        "Margin": "€500.00",
+        "Margin rate": "33.3%",
+    },
     "quality": {"Quarantined rows": "3", "Checks in the latest run": "4", "Failed errors (latest run)": "0"},
+    "profiles": {"Tables profiled": "2", "Columns profiled": "3", "Rows (this table)": "5"},
     # Bronze: copied at 10:01:00; silver: loaded at 10:05:00; the medians are R2's (enqueued 10:00:00.7).
     "stream": {
         "Reviews in silver": "3",
@@ -300,7 +341,10 @@ CHARTS = {
     "ratings": 2,
     "funnel": 2,
     "lifetime-value": 2,
+    "anomalies": 1,
+    "finance": 1,
     "quality": 1,
+    "profiles": 1,
     "stream": 2,
 }
 
@@ -322,6 +366,7 @@ def write_known_lake(settings: Settings) -> None:
     for entity, rows in QUARANTINE_ROWS.items():
         write_table(settings, zones.quarantine_url(settings, entity), QUARANTINE_SCHEMA, rows)
     write_table(settings, zones.ops_url(settings, "dq_results"), DQ_RESULTS_SCHEMA, DQ_ROWS)
+    write_table(settings, zones.ops_url(settings, "profiles"), PROFILES_SCHEMA, PROFILE_ROWS)
     write_table(settings, zones.ops_url(settings, "load_balance"), LOAD_BALANCE_SCHEMA, LOAD_BALANCE_ROWS)
     reviews = [
         r | {"_source_file": settings.lake_url("bronze", BRONZE_FILE.format(p=r["partition_id"]))}

@@ -195,3 +195,13 @@ def test_delta_rs_options_per_profile(tmp_path: Path) -> None:
         "allow_http": "true",
     }
     assert storage_options(Settings(storage_backend="file", local_lake_dir=tmp_path)) == {}
+
+
+def test_latest_profiles_are_those_of_the_run_that_loaded_last() -> None:
+    profiles = pd.DataFrame({"run_id": ["b", "a", "a", "c"], "column_name": ["x", "y", "z", "w"]})
+    balance = pd.DataFrame(
+        {"run_id": ["a", "b", "a"], "loaded_at": [at("2026-01-02"), at("2026-01-01"), at("2026-01-03")]}
+    )
+    assert data.latest_profiles(profiles, balance)["column_name"].tolist() == ["y", "z"]
+    # Without loads (e.g. no load_balance yet): the run written last.
+    assert data.latest_profiles(profiles, None)["column_name"].tolist() == ["w"]
