@@ -32,6 +32,7 @@ from infra.settings import Settings, get_settings
 from ingestion.synthetic import generate
 from tests.conftest import with_fresh_zones
 from tests.support.expected import bad_ids
+from transforms.checks import SAMPLES
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e, pytest.mark.spark]
 
@@ -222,6 +223,23 @@ def test_a_failed_quality_check_fails_the_medallion_and_the_parent_after_writing
             line.startswith(f"| {table} | {expectation} | error |") and line.endswith(f"| {count} |")
             for line in artifact["data"].splitlines()
         )
+
+
+def test_a_flagged_revenue_day_posts_one_alert_naming_the_days_gold_flags(pipeline: Pipeline, spark) -> None:
+    """The failed run's gold flags day 2 (its volume jumps over day 0's year): a warning, and its alert."""
+    anomalies = spark.read.format("delta").load(pipeline.settings.lake_url("gold", "mart_revenue_anomalies"))
+    flagged = [str(r.order_date) for r in anomalies.where("is_anomaly").orderBy("order_date").collect()]
+    assert flagged, "the two-day run's gold flags no day: nothing for this test to check"
+    url = f"{pipeline.settings.alerts_receiver_url}/alerts"
+    deadline, found = time.monotonic() + 60, []
+    while time.monotonic() < deadline and not found:
+        alerts = httpx.get(url, timeout=10).json()
+        found = [a for a in alerts if a["message"]["subject"].startswith("lakehouse: revenue anomaly")]
+        time.sleep(1)
+    assert len(found) == 1, found
+    message = found[0]["message"]
+    assert message["subject"] == f"lakehouse: revenue anomaly ({len(flagged)} days)"
+    assert all(day in message["text"] for day in flagged[:SAMPLES]), message["text"]  # samples: the first 5
 
 
 def test_a_failed_quality_check_posts_exactly_one_alert_naming_the_run_and_the_checks(
