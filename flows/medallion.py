@@ -28,6 +28,7 @@ from prefect.events import emit_event
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run as flow_run_runtime
 from prefect.states import Failed
+from pyspark import SparkContext
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
@@ -78,13 +79,26 @@ def _run_id() -> str:
     return str(run_id) if run_id else f"adhoc-{uuid.uuid4()}"  # outside a flow run (e.g. a notebook)
 
 
+_JOB_PROPERTIES = ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel")
+
+
 def _side_by_side(settings: Settings, call: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """``call`` over ``items`` from a few driver threads, results in order.
 
     Gold tables, table checks and maintenance are many small Spark jobs and Delta commits whose cost is
     mostly scheduling and storage round trips; submitted side by side they keep the cores busy.
     """
-    with ThreadPoolExecutor(max_workers=settings.spark_concurrent_writes, thread_name_prefix="spark") as pool:
+    context = SparkContext._active_spark_context
+    # Each thread inherits the caller's job group and description (the Spark UI groups its jobs with them).
+    inherited = {key: context.getLocalProperty(key) for key in _JOB_PROPERTIES} if context else {}
+
+    def inherit() -> None:
+        for key, value in inherited.items():
+            if context is not None and value is not None:
+                context.setLocalProperty(key, value)
+
+    workers = settings.spark_concurrent_writes
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spark", initializer=inherit) as pool:
         return list(pool.map(call, items))
 
 

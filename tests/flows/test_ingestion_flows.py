@@ -34,6 +34,7 @@ from infra.storage.lake import Lake
 from ingestion import app_events, batch, reviews
 from ingestion.common import StorageUnavailableError, md5_hex
 from ingestion.synthetic import generate, iter_app_events, iter_reviews
+from transforms.contract import CSV_ENTITIES
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e]
 
@@ -150,14 +151,14 @@ def test_generate_and_copy_batch_lands_every_file_once_and_reruns_change_nothing
     expected = {
         p.relative_to(generated).as_posix(): p.read_bytes() for p in batch.generated_csv_files(generated)
     }
-    assert len(expected) == 4 * DAYS
+    assert len(expected) == len(CSV_ENTITIES) * DAYS
 
     dropped = generate_batch(sf=SF, seed=SEED, days=DAYS, start=START)
     assert sorted(dropped) == sorted(expected)
     state = copy_batch_to_bronze(return_state=True)
     outcomes = state.result()
 
-    assert Counter(o.status for o in outcomes) == {"copied": 4 * DAYS}
+    assert Counter(o.status for o in outcomes) == {"copied": len(CSV_ENTITIES) * DAYS}
     with Lake(settings) as lake:
         bronze = {e.path: lake.read_bytes("bronze", e.path) for e in lake.files("bronze", suffix=".csv")}
         manifest = batch.read_manifest(lake)
@@ -179,12 +180,12 @@ def test_generate_and_copy_batch_lands_every_file_once_and_reruns_change_nothing
     assert {m.load_id for m in manifest} == {props.metadata["load_id"]}
     assert props.metadata["source_file"] == "landing/batch/customers/2026-01-02/customers.csv"
     assert props.metadata["md5"] == md5_hex(expected["batch/customers/2026-01-02/customers.csv"])
-    assert len(artifact_rows(state, "batch-copy")) == 4 * DAYS
+    assert len(artifact_rows(state, "batch-copy")) == len(CSV_ENTITIES) * DAYS
 
     before = snapshot(settings, "bronze"), snapshot(settings, "landing")
     generate_batch(sf=SF, seed=SEED, days=DAYS, start=START)
     state = copy_batch_to_bronze(return_state=True)
-    assert Counter(o.status for o in state.result()) == {"unchanged": 4 * DAYS}
+    assert Counter(o.status for o in state.result()) == {"unchanged": len(CSV_ENTITIES) * DAYS}
     assert (snapshot(settings, "bronze"), snapshot(settings, "landing")) == before
     assert artifact_rows(state, "batch-copy") == []
 
