@@ -32,6 +32,7 @@ from infra.local.services import alerts_spec, prefect_server_spec, prefect_worke
 from infra.settings import PROJECT_ROOT, Settings
 from infra.storage.lake import Lake
 from tests.conftest import assert_no_server_errors, with_fresh_zones
+from transforms.contract import CSV_ENTITIES
 
 pytestmark = [pytest.mark.services]
 FAST_DEPLOYMENT = "batch-generate"
@@ -159,10 +160,7 @@ def test_a_scheduled_run_is_picked_up_by_the_worker_and_completes(stack: Stack) 
     assert {r.auto_scheduled for r in _runs() if r.deployment_id == fast.id} == {True}
     with Lake(stack.settings) as lake:
         landed = sorted(entry.path for entry in lake.files("landing", "batch", suffix=".csv"))
-    assert landed == [
-        f"batch/{entity}/2026-01-01/{entity}.csv"
-        for entity in ("customers", "order_lines", "orders", "products")
-    ]
+    assert landed == [f"batch/{entity}/2026-01-01/{entity}.csv" for entity in sorted(CSV_ENTITIES)]
 
 
 def test_a_failed_deployment_run_posts_one_alert_naming_it(stack: Stack) -> None:

@@ -15,7 +15,7 @@ from infra.storage.lake import Lake
 from tests.conftest import assert_no_server_errors, make_settings
 
 pytestmark = [pytest.mark.services]
-SERVICES = ("azurite", "dfs", "eventhubs", "app-events-api", "alerts", "prefect", "worker")
+SERVICES = ("azurite", "dfs", "eventhubs", "app-events-api", "alerts", "dashboard", "prefect", "worker")
 
 
 def lakehouse(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
