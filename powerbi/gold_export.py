@@ -24,8 +24,10 @@ from infra.settings import Settings, Zone
 from transforms.catalog import OPS_TABLES
 
 DELTA_LOG = "_delta_log"
-# Gold's operational tables the model reads too (``_ops/dq_results``: the Data Quality page).
-GOLD_OPS_TABLES = tuple(f"_ops/{name}" for name, zone in OPS_TABLES.items() if zone == "gold")
+# Gold's operational tables the model reads too (``_ops/dq_results``: the Data Quality page); the others
+# (profiles, gold_builds) are the pipeline's own and not part of the report.
+MODEL_OPS_TABLES = ("dq_results",)
+GOLD_OPS_TABLES = tuple(f"_ops/{name}" for name in MODEL_OPS_TABLES if OPS_TABLES[name] == "gold")
 
 
 class GoldReader(Protocol):
