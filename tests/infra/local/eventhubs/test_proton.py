@@ -76,12 +76,12 @@ def _read_exactly(sock: socket.socket, count: int) -> bytes:
 
 
 def test_raw_peer_without_sasl_gets_full_frames_and_heartbeats(endpoint: Endpoint) -> None:
-    """A bare AMQP peer: no SASL layer, trailing fields omitted, a list0 Close, and a 2 s idle timeout."""
+    """A bare AMQP peer: no SASL layer, trailing fields omitted, a list0 Close, and a 4 s idle timeout."""
     settings = endpoint.settings
     with socket.create_connection((settings.host, settings.amqp_port), timeout=10) as sock:
         sock.sendall(b"AMQP\x00\x01\x00\x00")
         compact_open = codec.encode_described_list(
-            codec.OPEN, ["raw-peer", None, UInt(4096), UShort(0), UInt(2000)]
+            codec.OPEN, ["raw-peer", None, UInt(4096), UShort(0), UInt(4000)]
         )
         sock.sendall(codec.frame(0, compact_open))
         assert _read_exactly(sock, 8) == b"AMQP\x00\x01\x00\x00"
@@ -89,7 +89,7 @@ def test_raw_peer_without_sasl_gets_full_frames_and_heartbeats(endpoint: Endpoin
         assert (code, len(fields), fields[2]) == (codec.OPEN, 10, 1024 * 1024)
         started = time.monotonic()
         assert read_frame(sock) == codec.EMPTY_FRAME  # a heartbeat within the peer's idle timeout
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 4.0  # (the endpoint beats at half of it; slack for a busy CI)
         sock.sendall(codec.frame(0, b"\x00\x53\x18\x45"))  # Close as list0
         frame = read_frame(sock)
         while frame == codec.EMPTY_FRAME:
