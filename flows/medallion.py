@@ -460,16 +460,11 @@ def _describe(checks: list[dict]) -> str:
 @task(cache_policy=NO_CACHE, task_run_name="dq-alert")
 def announce_dq_failure(run_id: str, breaches: list[dict]) -> None:
     """Emit ``lakehouse.dq.failed`` for this run (the ``lakehouse-dq-failed`` automation notifies)."""
-    run_name = flow_run_runtime.name or run_id
-    emit_event(
-        event=DQ_EVENT,
-        resource={"prefect.resource.id": f"lakehouse.dq.{run_id}", "prefect.resource.name": run_name},
-        related=[{"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.role": "flow-run"}]
-        if not run_id.startswith("adhoc-")
-        else None,
-        payload={
-            "flow_run_id": run_id,
-            "flow_run_name": run_name,
+    _emit_run_event(
+        DQ_EVENT,
+        f"lakehouse.dq.{run_id}",
+        run_id,
+        {
             "failed_checks": len(breaches),
             "checks": [f"{c['table_name']}.{c['expectation']}" for c in breaches],
             "summary": _describe(breaches),
@@ -477,21 +472,29 @@ def announce_dq_failure(run_id: str, breaches: list[dict]) -> None:
     )
 
 
-@task(cache_policy=NO_CACHE, task_run_name="revenue-anomaly-alert")
-def announce_revenue_anomaly(run_id: str, result: dict) -> None:
-    """Emit ``lakehouse.revenue.anomaly`` naming the flagged days (``lakehouse-revenue-anomaly`` notifies)."""
+def _emit_run_event(event: str, resource_id: str, run_id: str, payload: dict[str, Any]) -> None:
+    """One event about this flow run (related to it unless ad hoc); the payload names the run too."""
     run_name = flow_run_runtime.name or run_id
-    days = list(result["sample_keys"])
-    get_run_logger().warning("revenue anomaly on %s day(s): %s", result["failed_count"], "; ".join(days))
     emit_event(
-        event=REVENUE_ANOMALY_EVENT,
-        resource={"prefect.resource.id": f"lakehouse.revenue.{run_id}", "prefect.resource.name": run_name},
+        event=event,
+        resource={"prefect.resource.id": resource_id, "prefect.resource.name": run_name},
         related=[{"prefect.resource.id": f"prefect.flow-run.{run_id}", "prefect.resource.role": "flow-run"}]
         if not run_id.startswith("adhoc-")
         else None,
-        payload={
-            "flow_run_id": run_id,
-            "flow_run_name": run_name,
+        payload={"flow_run_id": run_id, "flow_run_name": run_name, **payload},
+    )
+
+
+@task(cache_policy=NO_CACHE, task_run_name="revenue-anomaly-alert")
+def announce_revenue_anomaly(run_id: str, result: dict) -> None:
+    """Emit ``lakehouse.revenue.anomaly`` naming the flagged days (``lakehouse-revenue-anomaly`` notifies)."""
+    days = list(result["sample_keys"])
+    get_run_logger().warning("revenue anomaly on %s day(s): %s", result["failed_count"], "; ".join(days))
+    _emit_run_event(
+        REVENUE_ANOMALY_EVENT,
+        f"lakehouse.revenue.{run_id}",
+        run_id,
+        {
             "anomalous_days": result["failed_count"],
             "days": days,
             "summary": f"{result['failed_count']} day(s) outside the expected band: {'; '.join(days)}",
