@@ -35,11 +35,12 @@ from pyspark.sql import functions as F
 from flows.alerts import DQ_EVENT, DQ_FAILED_STATE, REVENUE_ANOMALY_EVENT
 from infra import zones
 from infra.settings import Settings, get_settings
-from infra.spark import build_spark_session, freeze
+from infra.spark import build_spark_session
 from infra.storage import delta_io
 from transforms import analytics, checks, gold, silver
 from transforms.catalog import GOLD, GOLD_TABLES, SCD2_HISTORY, SILVER, SILVER_KEYS, SILVER_TABLES, ZORDER
 from transforms.checks import REVENUE_ANOMALY_CHECK
+from transforms.common import freeze
 from transforms.silver_schemas import (
     DQ_RESULTS_SCHEMA,
     LOAD_BALANCE_SCHEMA,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from infra.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
 # Maven Central serves delta-spark 4.4.0 (not 4.4.1) and spark-avro up to 4.1.1 (no 4.2.0 artifact) here;
 # spark-avro 4.1.1 reads and writes Avro under Spark 4.2.0 (tests/infra/test_spark.py covers it).
@@ -142,17 +142,6 @@ def cluster_conf(settings: Settings) -> dict[str, str]:
             "spark.cleaner.referenceTracking.cleanCheckpoints": "true",
         }
     return conf
-
-
-def freeze(df: DataFrame) -> DataFrame:
-    """``df`` computed once and its lineage cut, so later actions reuse exactly these rows.
-
-    A reliable checkpoint when the session has a checkpoint directory (on a cluster: it survives the loss
-    of an executor), else a local one (kept by the executors, lost with them: fine in local mode).
-    """
-    if df.sparkSession.sparkContext.getCheckpointDir():
-        return df.checkpoint()
-    return df.localCheckpoint()
 
 
 def build_spark_session(

@@ -25,3 +25,14 @@ def utc_date(timestamp: Column) -> Column:
 def date_key(date: Column) -> Column:
     """``yyyymmdd`` as an int (``20260102``); null for a null date."""
     return (F.year(date) * 10_000 + F.month(date) * 100 + F.dayofmonth(date)).cast("int")
+
+
+def freeze(df: DataFrame) -> DataFrame:
+    """``df`` computed once and its lineage cut, so later actions reuse exactly these rows.
+
+    A reliable checkpoint when the session has a checkpoint directory (on a cluster: it survives the loss
+    of an executor), else a local one (kept by the executors, lost with them: fine in local mode).
+    """
+    if df.sparkSession.sparkContext.getCheckpointDir():
+        return df.checkpoint()
+    return df.localCheckpoint()

@@ -21,7 +21,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from transforms.common import conform, date_key, utc_date
+from transforms.common import conform, date_key, freeze, utc_date
 from transforms.gold_schemas import (
     DIM_CUSTOMER_SCHEMA,
     DIM_DATE_SCHEMA,
@@ -424,7 +424,7 @@ def _running_total(df: DataFrame, order_by: list[str], amount: Column, column: s
         .withColumn("_part", F.spark_partition_id())
         .withColumn("_pos", F.monotonically_increasing_id())
         # Freeze the sorted partitions: the offsets below must describe the very rows they are added to.
-        .localCheckpoint()
+        .transform(freeze)
     )
     totals = sorted(
         (row["_part"], row["_total"] or 0)
