@@ -220,11 +220,11 @@ def _start_flow_run(*stack_services: str) -> str:
         console.print(f"[dim]Prefect: {api} (PREFECT_API_URL)[/]")
     elif settings.is_local:
         _require_stack("prefect", *stack_services)
-    if settings.is_local and settings.spark_master == settings.spark_cluster_url:
-        _require_stack(*(s.name for s in spark_cluster_specs(settings)))
         console.print(f"[dim]Prefect: the stack's server at {settings.prefect_ui_url}[/]")
     else:
         console.print("[dim]Prefect: the API of your Prefect profile (`prefect cloud login`)[/]")
+    if settings.is_local and settings.spark_master == settings.spark_cluster_url:
+        _require_stack(*(s.name for s in spark_cluster_specs(settings)))
     from flows.console import quiet_prefect_console
 
     quiet_prefect_console(console, settings.logs_dir / "flows.log")

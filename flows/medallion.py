@@ -13,6 +13,7 @@ nothing; a crash before the log is written makes the next run redo that entity, 
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -293,10 +294,12 @@ def build_gold(as_of: datetime) -> dict[str, int]:
 
     def write(name: str) -> int:
         df = builders[name]().transform(freeze)
+        rows = df.count()
+        files = max(1, math.ceil(rows / settings.gold_rows_per_file))  # file count from the table's size
         delta_io.overwrite(
-            df.coalesce(1) if df.rdd.getNumPartitions() > 1 else df, zones.gold_url(settings, name)
+            df.coalesce(files) if df.rdd.getNumPartitions() > files else df, zones.gold_url(settings, name)
         )
-        return df.count()
+        return rows
 
     return dict(zip(GOLD_TABLES, _side_by_side(settings, write, GOLD_TABLES), strict=True))
 
@@ -365,8 +368,8 @@ def read_dq_results(run_id: str) -> list[dict]:
 def maintain(retention_hours: float, max_files: int = 8) -> list[str]:
     """Compact tables with more than ``max_files`` files (Z-order on the large facts), then VACUUM them all.
 
-    Gold is rewritten as one file per table, so it is compacted only when it has grown in pieces; VACUUM
-    keeps ``retention_hours`` of time travel.
+    Gold is rewritten in few files (``gold_rows_per_file``), so it is compacted only when it has grown in
+    pieces; VACUUM keeps ``retention_hours`` of time travel.
     """
     settings = get_settings()
     spark = spark_session(settings)

@@ -163,6 +163,10 @@ class Settings(BaseSettings):
     spark_driver_memory: str = "4g"
     # Independent small Spark jobs (gold tables, table checks) submitted at once from driver threads.
     spark_concurrent_writes: int = 4
+    # Rows per Parquet file of a gold table when it is rewritten: one file up to this many rows (Power BI and
+    # delta-rs read a few large files fastest), then as many as needed, written by that many tasks in
+    # parallel (about 100-150 MB a file for the facts).
+    gold_rows_per_file: int = 4_000_000
     # Per executor on a cluster (local[*] has none: its tasks share the driver's memory).
     spark_executor_memory: str = "1g"
     # The address executors call the driver back on (its RPC, block manager and jar server); unset, Spark
