@@ -92,12 +92,13 @@ def _run(label: str, spark: SparkSession) -> tuple[dict[str, float], dict[str, i
     ]
     stages.run("silver ops", lambda: m.record_loads.fn(run_id, silver_loads))
     loads = [s.load for s in silver_loads]
-    state, built_from = stages.run("gold state", m.silver_state_and_last_gold_build.fn)
-    if built_from == state:  # the flow's no-op: silver unchanged since the last complete gold build
-        stages.run("gold", m.gold_row_counts.fn)
+    state = stages.run("gold state", m.gold_state.fn)
+    if state.is_current():  # the flow's no-op: silver unchanged since the last complete gold build
+        if state.built_rows is None:
+            stages.run("gold", m.gold_row_counts.fn)
     else:
-        stages.run("gold", lambda: m.build_gold.fn(as_of))
-        stages.run("gold", lambda: m.record_gold_build.fn(run_id, state))
+        rows = stages.run("gold", lambda: m.build_gold.fn(as_of))
+        stages.run("gold", lambda: m.record_gold_build.fn(run_id, state.silver, rows))
         stages.run("dq", lambda: m.check_quality.fn(run_id, loads, 0.2))
         stages.run("maintenance", lambda: m.maintain.fn(168.0))
     times, jobs = stages.times, stages.jobs

@@ -304,26 +304,52 @@ def build_gold(as_of: datetime) -> dict[str, int]:
     return dict(zip(GOLD_TABLES, _side_by_side(settings, write, GOLD_TABLES), strict=True))
 
 
+@dataclass(frozen=True)
+class GoldState:
+    """Silver now, and what the last complete gold build recorded."""
+
+    silver: int  # the processed-file log's Delta version (-1 before any load)
+    built_from: int | None  # the silver state of the last complete gold build (None: never built)
+    built_rows: dict[str, int] | None  # its row count per gold table (None: a build of older code)
+
+    def is_current(self) -> bool:
+        """Gold holds every catalog table, built from this very silver state."""
+        tables_match = self.built_rows is None or set(self.built_rows) == set(GOLD_TABLES)
+        return self.built_from == self.silver and tables_match
+
+
+GOLD_BUILDS_SCHEMA = "run_id string, silver_state long, built_at timestamp, gold_rows map<string, bigint>"
+
+
 @task(cache_policy=NO_CACHE, task_run_name="gold-state")
-def silver_state_and_last_gold_build() -> tuple[int, int | None]:
-    """The silver state now (the processed-file log's Delta version; -1 before any load) and the state the
-    last complete gold build recorded (None: gold was never built completely)."""
+def gold_state() -> GoldState:
+    """The silver state now and the last complete gold build (one small read of each log)."""
     settings = get_settings()
     spark = spark_session(settings)
     state = delta_io.table_version(spark, zones.ops_url(settings, "processed_files"))
     builds = delta_io.read_delta_if_exists(spark, zones.ops_url(settings, "gold_builds"))
     last = builds.orderBy(F.col("built_at").desc()).first() if builds is not None else None
-    return (-1 if state is None else state), (None if last is None else int(last["silver_state"]))
+    recorded = builds is not None and "gold_rows" in builds.columns
+    rows = last["gold_rows"] if last is not None and recorded else None
+    return GoldState(
+        silver=-1 if state is None else state,
+        built_from=None if last is None else int(last["silver_state"]),
+        built_rows=None if rows is None else {table: int(n) for table, n in rows.items()},
+    )
 
 
 @task(cache_policy=NO_CACHE, task_run_name="gold-built")
-def record_gold_build(run_id: str, silver_state: int) -> None:
-    """Remember that gold is complete for ``silver_state`` (after every gold table is written)."""
+def record_gold_build(run_id: str, silver_state: int, gold_rows: dict[str, int]) -> None:
+    """Remember that gold is complete for ``silver_state``, with its row counts (after every gold write).
+
+    A run that finds gold current reports these counts instead of counting every table again.
+    """
     settings = get_settings()
     spark = spark_session(settings)
-    row = (run_id, silver_state, datetime.now(UTC))
-    df = spark.createDataFrame([row], "run_id string, silver_state long, built_at timestamp")
-    delta_io.append(df, zones.ops_url(settings, "gold_builds"))
+    row = (run_id, silver_state, datetime.now(UTC), gold_rows)
+    df = spark.createDataFrame([row], GOLD_BUILDS_SCHEMA)
+    # mergeSchema: a log written before `gold_rows` existed gains the column.
+    delta_io.append(df, zones.ops_url(settings, "gold_builds"), merge_schema=True)
 
 
 # --- data quality ----------------------------------------------------------------------------------------
@@ -421,21 +447,22 @@ def medallion(
     with concurrency("spark", occupy=1, strict=False):
         loads = load_all_silver(run_id, as_of)
         changed = any(load.files for load in loads)
-        silver_state, built_from = silver_state_and_last_gold_build()
-        gold_exists = built_from is not None
+        state = gold_state()
         checks: list[dict] = []
         # Gold is rebuilt when silver changed since the last *complete* build (also when that build
-        # crashed half-way in an earlier run: the next run finds no new files but redoes gold).
-        if changed or not gold_exists or built_from != silver_state:
+        # crashed half-way in an earlier run: the next run finds no new files but redoes gold), and when the
+        # catalog names a gold table that build did not write (a new mart after an upgrade).
+        rebuild = changed or not state.is_current()
+        if rebuild:
             gold_rows = build_gold(as_of)
-            record_gold_build(run_id, silver_state)
+            record_gold_build(run_id, state.silver, gold_rows)
             checks = check_quality(run_id, loads, max_quarantine_fraction)
             profile_tables(run_id)
             if run_maintenance:
                 maintain(vacuum_retention_hours)
         else:
             logger.info("no new bronze files: silver and gold are unchanged")
-            gold_rows = gold_row_counts()
+            gold_rows = state.built_rows if state.built_rows is not None else gold_row_counts()
     # A run that loaded nothing and checked nothing wrote no dq_results rows.
     dq = read_dq_results(run_id) if changed or checks else []
     publish_artifacts(run_id, loads, gold_rows, dq)
@@ -454,7 +481,7 @@ def medallion(
         logger.error("%s", error)
         # Prefect ends the run in this state and raises `error` to an in-process caller.
         return Failed(name=DQ_FAILED_STATE, message=str(error), data=error)  # type: ignore[return-value]  # a State, not the annotated result
-    return MedallionResult(run_id, loads, gold_rows, dq, changed or built_from != silver_state)
+    return MedallionResult(run_id, loads, gold_rows, dq, rebuild)
 
 
 def _describe(checks: list[dict]) -> str:

@@ -190,8 +190,11 @@ def overwrite(df: DataFrame, url: str, partition_by: Sequence[str] = ()) -> None
     writer.save(url)
 
 
-def append(df: DataFrame, url: str, partition_by: Sequence[str] = ()) -> None:
+def append(df: DataFrame, url: str, partition_by: Sequence[str] = (), merge_schema: bool = False) -> None:
+    """Append ``df`` (``merge_schema``: columns the table lacks are added to it)."""
     writer = df.write.format("delta").mode("append")
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(url)
