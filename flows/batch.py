@@ -16,7 +16,7 @@ from prefect.tasks import exponential_backoff
 from infra.settings import Settings, get_settings
 from infra.storage.lake import Lake
 from ingestion import batch
-from ingestion.common import new_load_id, storage_errors
+from ingestion.common import in_child_process, new_load_id, storage_errors
 from ingestion.synthetic import generate
 
 STORAGE_RETRIES: dict = {
@@ -34,7 +34,7 @@ def generate_csv_files(
 ) -> tuple[Path, list[Path]]:
     """Run the synthetic generator into the cache folder; the batch CSV files it wrote."""
     out = settings.cache_dir / "generated" / f"sf{sf}-seed{seed}-days{days}-bad{bad_fraction}-{start}"
-    generate(out=out, sf=sf, seed=seed, days=days, bad_fraction=bad_fraction, start=start)
+    in_child_process(generate, out=out, sf=sf, seed=seed, days=days, bad_fraction=bad_fraction, start=start)
     return out, batch.generated_csv_files(out)
 
 

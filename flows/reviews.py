@@ -18,7 +18,7 @@ from prefect.tasks import exponential_backoff
 from infra.settings import Settings, get_settings
 from infra.storage.lake import Lake
 from ingestion import reviews
-from ingestion.common import new_load_id, storage_errors
+from ingestion.common import in_child_process, new_load_id, storage_errors
 
 STORAGE_RETRIES: dict = {
     "retries": 2,
@@ -41,8 +41,11 @@ class SendReport:
 
 @task(cache_policy=NO_CACHE)
 def generate_reviews(count: int | None, seed: int, sf: float, day: int, start: date) -> list[dict[str, Any]]:
-    """The generator's reviews of ``day`` (bad records included), the first ``count`` of them."""
-    return reviews.reviews_to_send(count, seed, sf, day, start)
+    """The generator's reviews of ``day`` (bad records included), the first ``count`` of them.
+
+    Generated in a process of its own: a day's reviews need its customers, products and orders too.
+    """
+    return in_child_process(reviews.reviews_to_send, count, seed, sf, day, start)
 
 
 @task(retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=1.0), cache_policy=NO_CACHE)
