@@ -1,4 +1,4 @@
-"""`lakehouse up | status | logs | down` as a user runs them: real processes, free ports, temp state."""
+"""`lakehouse up | status | logs | run | down` as a user runs them: real processes, free ports, temp state."""
 
 from __future__ import annotations
 
@@ -11,18 +11,43 @@ from pathlib import Path
 import pytest
 
 from infra.local.launcher import free_port
+from infra.settings import Settings
+from infra.storage.delta_rs import storage_options
 from infra.storage.lake import Lake
 from tests.conftest import assert_no_server_errors, make_settings
+from transforms.catalog import GOLD_TABLES, SILVER_KEYS
 
 pytestmark = [pytest.mark.services]
 SERVICES = ("azurite", "dfs", "eventhubs", "app-events-api", "alerts", "dashboard", "prefect", "worker")
 
 
-def lakehouse(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def lakehouse(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "flows.cli", *args]
     return subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2]
+        command, env=env, capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).parents[2]
     )
+
+
+def printed_rows(output: str, title: str) -> dict[str, list[str]]:
+    """The rows of the rich table titled ``title`` in ``output``: first cell -> the other cells."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == title)
+    rows: dict[str, list[str]] = {}
+    for line in lines[start + 1 :]:
+        if line.startswith("└"):
+            break
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if cells and line.startswith("│"):
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def gold_rows_in_the_lake(settings: Settings) -> dict[str, int]:
+    """Every gold table's rows as delta-rs reads them from the lake (not through our Spark code)."""
+    from deltalake import DeltaTable
+
+    options = storage_options(settings)
+    return {t: DeltaTable(settings.lake_url("gold", t), storage_options=options).count() for t in GOLD_TABLES}
 
 
 def test_up_status_down_and_restart_keep_the_data(tmp_path: Path) -> None:
@@ -37,6 +62,7 @@ def test_up_status_down_and_restart_keep_the_data(tmp_path: Path) -> None:
                 status
             )
         assert f"http://127.0.0.1:{settings.prefect_port}" in status
+
         with Lake(settings) as lake:
             lake.write_bytes("landing", "keep/me.txt", b"across restarts")
         logs = lakehouse(env, "logs", "azurite", "-n", "500")
@@ -45,6 +71,19 @@ def test_up_status_down_and_restart_keep_the_data(tmp_path: Path) -> None:
             f"Azurite Blob service successfully listens on http://127.0.0.1:{settings.blob_port}"
             in logs.stdout
         )
+
+        # `lakehouse run` (what `make run` ends with) on the stack `up` started, as a user runs it.
+        ran = lakehouse(env, "run", "--sf", "0.001", timeout=1800)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert f"Prefect: the stack's server at http://127.0.0.1:{settings.prefect_port}" in ran.stdout
+        assert "pipeline completed" in ran.stdout
+        assert f"This run: http://127.0.0.1:{settings.prefect_port}/runs/flow-run/" in ran.stdout
+        loaded = printed_rows(ran.stdout, "bronze -> silver")
+        assert set(loaded) == set(SILVER_KEYS) and all(int(cells[0]) >= 1 for cells in loaded.values())
+        gold = {
+            t: int(cells[0].replace(",", "")) for t, cells in printed_rows(ran.stdout, "gold tables").items()
+        }
+        assert gold == gold_rows_in_the_lake(settings)
 
         stopped = lakehouse(env, "down")
         assert stopped.returncode == 0
