@@ -185,7 +185,6 @@ def main() -> None:
     specs = [s for s in stack_specs(settings) if s.name in SERVICES]
     launcher = Launcher(settings.state_dir)
     env = os.environ | settings.to_env() | {"COLUMNS": "120"}
-    figures: list[tuple[str, float, MemoryPeaks, list[tuple[str, str, float, str]]]] = []
     console.print(f"starting {', '.join(SERVICES)} (state in {settings.state_dir})")
     started = time.perf_counter()
     with running(launcher, specs):
@@ -213,24 +212,28 @@ def main() -> None:
             if code:
                 console.print(log.read_text(errors="replace")[-4000:])
                 raise SystemExit(f"{label} failed (exit {code}); its output is above and in {log}")
-            figures.append((label, seconds, peaks, _steps(settings.stack_prefect_api_url)))
-
-    gib = 1024**3
-    for label, seconds, peaks, steps in figures:
-        title = f"{label} at SF{args.sf:g}: {seconds:.1f} s (`lakehouse run`, its process start included)"
-        table = Table(title=title)
-        for column in ("level", "step", "seconds", "state"):
-            table.add_column(column, justify="right" if column == "seconds" else "left")
-        for level, name, secs, state in steps:
-            table.add_row(level, name, f"{secs:.1f}", state)
-        console.print(table)
-        groups = ", ".join(f"{name} {peak / gib:.2f}" for name, peak in sorted(peaks.by_group.items()))
-        console.print(
-            f"{label}: memory high-water mark {peaks.total / gib:.2f} GiB resident in all "
-            f"({groups} GiB); machine in use at most {peaks.machine_used / gib:.2f} GiB"
-        )
+            _print_run(label, args.sf, seconds, peaks, _steps(settings.stack_prefect_api_url))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _print_run(
+    label: str, sf: float, seconds: float, peaks: MemoryPeaks, steps: list[tuple[str, str, float, str]]
+) -> None:
+    """One run's steps and memory, printed as soon as it ends (an SF10 run takes an hour or more)."""
+    gib = 1024**3
+    title = f"{label} at SF{sf:g}: {seconds:.1f} s (`lakehouse run`, its process start included)"
+    table = Table(title=title)
+    for column in ("level", "step", "seconds", "state"):
+        table.add_column(column, justify="right" if column == "seconds" else "left")
+    for level, name, secs, state in steps:
+        table.add_row(level, name, f"{secs:.1f}", state)
+    console.print(table)
+    groups = ", ".join(f"{name} {peak / gib:.2f}" for name, peak in sorted(peaks.by_group.items()))
+    console.print(
+        f"{label}: memory high-water mark {peaks.total / gib:.2f} GiB resident in all "
+        f"({groups} GiB); machine in use at most {peaks.machine_used / gib:.2f} GiB"
+    )
 
 
 if __name__ == "__main__":
