@@ -5,7 +5,9 @@ Where the API and the lake are comes from :func:`infra.settings.get_settings`; t
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -17,7 +19,7 @@ from prefect.tasks import Task, exponential_backoff
 from infra.settings import Settings, get_settings
 from infra.storage.lake import Lake
 from ingestion import app_events
-from ingestion.common import new_load_id, storage_errors
+from ingestion.common import new_load_id, storage_errors, utc_now
 
 PAGE_RETRIES = 6
 STORAGE_RETRIES: dict = {
@@ -68,38 +70,41 @@ def read_watermark(settings: Settings) -> app_events.Watermark:
     timeout_seconds=300,
     cache_policy=NO_CACHE,
 )
-def fetch_app_events_page(
-    settings: Settings, since: str | None, cursor: str | None, limit: int, timeout_seconds: float
-) -> app_events.Page:
-    """GET one page (Retry-After honoured); a malformed page is retried, and returned as such at the end."""
+def pull_page(
+    settings: Settings,
+    since: str | None,
+    cursor: str | None,
+    limit: int,
+    timeout_seconds: float,
+    load_id: str,
+    spool_folder: Path,
+    sequence: int,
+) -> app_events.LandedPage | app_events.RejectedPage:
+    """GET one page (Retry-After honoured) and land it raw, its events spooled for bronze.
+
+    A malformed page is fetched again, and after the retries kept in ``landing/_rejected/app_events/`` with
+    its reason. The task returns only what the page was (its events wait on disk): a pull of 10M events keeps
+    nothing of them in the flow's memory.
+    """
     with app_events.api_client(settings, timeout_seconds) as client:
         page = app_events.fetch_page(client, since, cursor, limit)
     if page.problem and task_run.run_count <= PAGE_RETRIES:
         raise app_events.TransientApiError(page.problem)
-    return page
-
-
-@task(**STORAGE_RETRIES)
-def land_page(settings: Settings, page: app_events.Page, load_id: str) -> app_events.LandedPage:
-    """Write the page body as received to ``landing/app_events/<date>/``."""
     with storage_errors(settings, "landing an app_events page"), Lake.quick_to_fail(settings) as lake:
-        return app_events.land_page(lake, page, load_id)
-
-
-@task(**STORAGE_RETRIES)
-def reject_page(settings: Settings, page: app_events.Page, load_id: str) -> app_events.RejectedPage:
-    """Keep a page that stayed malformed in ``landing/_rejected/app_events/`` with its reason."""
-    with storage_errors(settings, "rejecting an app_events page"), Lake.quick_to_fail(settings) as lake:
-        return app_events.reject_page(lake, page, load_id, attempts=PAGE_RETRIES + 1)
+        if page.problem:
+            return app_events.reject_page(lake, page, load_id, attempts=PAGE_RETRIES + 1)
+        landed = app_events.land_page(lake, page, load_id)
+    assert page.events is not None
+    rows = app_events.bronze_rows(page.events, landed.path, load_id, utc_now())
+    app_events.Spool(spool_folder).add(sequence, rows)
+    return landed
 
 
 @task(timeout_seconds=1800, **STORAGE_RETRIES)
-def write_bronze(
-    settings: Settings, landed: list[app_events.LandedPage], load_id: str
-) -> app_events.BronzeWrite:
-    """Merge the landed events into ``bronze/app_events/event_month=<yyyy-mm>/`` (deduplicated Parquet)."""
+def write_bronze(settings: Settings, spool_folder: Path, load_id: str) -> app_events.BronzeWrite:
+    """Merge the spooled events into ``bronze/app_events/event_month=<yyyy-mm>/`` (deduplicated Parquet)."""
     with storage_errors(settings, "writing bronze app_events"), Lake.quick_to_fail(settings) as lake:
-        return app_events.write_bronze(lake, landed, load_id)
+        return app_events.write_bronze(lake, app_events.Spool(spool_folder), load_id)
 
 
 @task(**STORAGE_RETRIES)
@@ -114,7 +119,7 @@ def advance_watermark(
 @task(cache_policy=NO_CACHE)
 def report_pull(report: PullReport, landed: list[app_events.LandedPage]) -> None:
     """Table artifact ``app-events-pull``: every page landed or rejected, with the reason."""
-    rows = [{"page": p.path, "status": "landed", "events": p.events.num_rows, "reason": ""} for p in landed]
+    rows = [{"page": p.path, "status": "landed", "events": p.events, "reason": ""} for p in landed]
     rows += [{"page": r.path, "status": "rejected", "events": 0, "reason": r.reason} for r in report.rejected]
     description = (
         f"load {report.load_id}: {report.pages_landed} page(s) landed, {len(report.rejected)} rejected; "
@@ -127,7 +132,7 @@ def report_pull(report: PullReport, landed: list[app_events.LandedPage]) -> None
 
 
 @flow(name="pull-app-events", flow_run_name="pull-app-events")
-def pull_app_events(limit: int = 1000, timeout_seconds: float = 10.0) -> PullReport:
+def pull_app_events(limit: int = 5000, timeout_seconds: float = 10.0) -> PullReport:
     """Pull every page since the watermark, land it raw, merge into bronze, then advance the watermark.
 
     A page that stays malformed after the retries is rejected (with its reason) and ends the pull there: the
@@ -144,16 +149,26 @@ def pull_app_events(limit: int = 1000, timeout_seconds: float = 10.0) -> PullRep
     landed: list[app_events.LandedPage] = []
     rejected: list[app_events.RejectedPage] = []
     cursor: str | None = None
-    while True:
-        page = fetch_app_events_page(settings, watermark.since, cursor, limit, timeout_seconds)
-        if page.problem:
-            rejected.append(reject_page(settings, page, load_id))
-            break
-        landed.append(land_page(settings, page, load_id))
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    written = write_bronze(settings, landed, load_id)
+    with tempfile.TemporaryDirectory(prefix=f"lakehouse-app-events-{load_id}-") as spool_folder:
+        while True:
+            page = pull_page(
+                settings,
+                watermark.since,
+                cursor,
+                limit,
+                timeout_seconds,
+                load_id,
+                Path(spool_folder),
+                len(landed),
+            )
+            if isinstance(page, app_events.RejectedPage):
+                rejected.append(page)
+                break
+            landed.append(page)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        written = write_bronze(settings, Path(spool_folder), load_id)
     after = advance_watermark(settings, watermark, landed, load_id)
     report = PullReport(
         load_id=load_id,

@@ -414,7 +414,7 @@ def land_reviews_command() -> None:
 
 @app.command("pull-app-events")
 def pull_app_events_command(
-    limit: Annotated[int, typer.Option(help="Events per page.")] = 1000,
+    limit: Annotated[int, typer.Option(help="Events per page (the API allows up to 5,000).")] = 5000,
     timeout_seconds: Annotated[float, typer.Option(help="HTTP timeout per request.")] = 10.0,
 ) -> None:
     """Pull app_events from the HTTP API since the watermark into landing and bronze Parquet."""

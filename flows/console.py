@@ -29,7 +29,7 @@ class StepReporter(logging.Handler):
 
     @staticmethod
     def _label(record: logging.LogRecord) -> tuple[str, bool, bool]:
-        """(label, is a task, has a name of its own): ``silver-orders`` is named, ``land_page-3f1`` is not."""
+        """(label, is a task, has a name of its own): ``silver-orders`` is named, ``pull_page-3f1`` is not."""
         task_run = getattr(record, "task_run_name", None)
         if task_run:
             task = getattr(record, "task_name", None) or ""

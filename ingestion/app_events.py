@@ -14,6 +14,10 @@ Layout (zone-relative):
   are 24 files rather than 730 tiny ones, and a daily pull rewrites the month it adds to (plus the month of
   any late event).
 
+Until bronze is written, a pull's events wait in a local :class:`Spool` (Arrow files by event month, in a
+temporary folder of the flow run): the flow's memory stays flat however many pages it pulls, and bronze is
+merged one month at a time.
+
 Deduplication is on ``(event_id, received_at)``: an event the API sends twice (a retried or overlapping page,
 or the first event again after a restart from the watermark) is kept once, while a record the source itself
 wrote twice (the contract's ``exact_duplicate``, received at two moments) stays for silver to count. Late
@@ -27,15 +31,16 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from infra import zones
@@ -110,10 +115,12 @@ class Page:
 
 @dataclass(frozen=True)
 class LandedPage:
-    """A page written to landing: its path (``landing/...``) and its events."""
+    """A page written to landing: its path (``landing/...``), how many events it held, the latest
+    ``received_at`` among them, and the cursor of the next page. Its events wait in a :class:`Spool`."""
 
     path: str
-    events: pa.Table
+    events: int
+    latest_received_at: str | None
     next_cursor: str | None
 
 
@@ -142,8 +149,7 @@ def read_watermark(lake: Lake) -> Watermark:
 
 def next_watermark(current: Watermark, landed: list[LandedPage], load_id: str) -> Watermark:
     """The latest ``received_at`` of ``landed`` (the current watermark if nothing arrived)."""
-    latest = [pc.max(page.events["received_at"]).as_py() for page in landed if page.events.num_rows]
-    latest = [value for value in latest if value is not None]
+    latest = [page.latest_received_at for page in landed if page.latest_received_at is not None]
     if not latest:
         return current
     since = max([*latest, *([current.since] if current.since else [])])
@@ -253,7 +259,8 @@ def land_page(lake: Lake, page: Page, load_id: str) -> LandedPage:
     lake.write_bytes_with_metadata(
         "landing", path, page.body, {"load_id": load_id, "events": str(len(page.events))}
     )
-    return LandedPage(f"landing/{path}", page.events, page.next_cursor)
+    latest = pc.max(page.events["received_at"]).as_py() if page.events.num_rows else None
+    return LandedPage(f"landing/{path}", page.events.num_rows, latest, page.next_cursor)
 
 
 def reject_page(lake: Lake, page: Page, load_id: str, attempts: int) -> RejectedPage:
@@ -274,22 +281,48 @@ def reject_page(lake: Lake, page: Page, load_id: str, attempts: int) -> Rejected
 
 
 # --- bronze ----------------------------------------------------------------------------------------
-def bronze_rows(landed: Iterable[LandedPage], load_id: str, ingested_at: datetime) -> pa.Table:
-    """The events of ``landed`` in bronze form (with ``_ingested_at``, ``_source_file``, ``_load_id``)."""
-    tables = []
-    for page in landed:
-        n = page.events.num_rows
-        extra = {
-            "_ingested_at": [ingested_at] * n,
-            "_source_file": [page.path] * n,
-            "_load_id": [load_id] * n,
-        }
-        table = page.events
-        for name, values in extra.items():
-            field = BRONZE_SCHEMA.field(name)
-            table = table.append_column(field, pa.array(values, field.type))
-        tables.append(table)
-    return pa.concat_tables(tables) if tables else BRONZE_SCHEMA.empty_table()
+def bronze_rows(events: pa.Table, source_file: str, load_id: str, ingested_at: datetime) -> pa.Table:
+    """One page's events in bronze form (with ``_ingested_at``, ``_source_file``, ``_load_id``)."""
+    n = events.num_rows
+    extra = {"_ingested_at": [ingested_at] * n, "_source_file": [source_file] * n, "_load_id": [load_id] * n}
+    table = events
+    for name, values in extra.items():
+        field = BRONZE_SCHEMA.field(name)
+        table = table.append_column(field, pa.array(values, field.type))
+    return table
+
+
+class Spool:
+    """The pull's events in bronze form, waiting on local disk by event month until bronze is written.
+
+    A pull of 10M events (SF10) would hold gigabytes if its pages stayed in memory; spooled, writing bronze
+    needs one month at a time. ``add`` of the same page sequence number again (a retried task) replaces it.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def add(self, sequence: int, rows: pa.Table) -> None:
+        """Keep page number ``sequence``'s bronze rows, split by event month."""
+        rows_by_month: dict[str, list[int]] = {}
+        for index, event_month in enumerate(event_months(rows)):
+            rows_by_month.setdefault(event_month, []).append(index)
+        for event_month, indexes in rows_by_month.items():
+            folder = self.folder / event_month
+            folder.mkdir(parents=True, exist_ok=True)
+            part = folder / f"{sequence:08d}.arrow.tmp"
+            with pa.ipc.new_file(part, BRONZE_SCHEMA) as writer:
+                writer.write_table(rows.take(pa.array(indexes, pa.int64())))
+            part.replace(folder / f"{sequence:08d}.arrow")
+
+    def months(self) -> list[str]:
+        return sorted(p.name for p in self.folder.iterdir() if p.is_dir()) if self.folder.exists() else []
+
+    def rows(self, event_month: str) -> pa.Table:
+        """The month's spooled rows in page order."""
+        parts = sorted((self.folder / event_month).glob("*.arrow"))
+        tables = [pa.ipc.open_file(pa.memory_map(str(part))).read_all() for part in parts]
+        return pa.concat_tables(tables) if tables else BRONZE_SCHEMA.empty_table()
 
 
 def event_months(table: pa.Table) -> list[str]:
@@ -353,20 +386,18 @@ def merge_partition(lake: Lake, event_month: str, new: pa.Table, old_files: list
     return gained
 
 
-def write_bronze(lake: Lake, landed: list[LandedPage], load_id: str, workers: int = 8) -> BronzeWrite:
-    """Merge the landed events into their month partitions, several at a time; write only changed ones."""
-    new = bronze_rows(landed, load_id, utc_now())
-    rows_by_month: dict[str, list[int]] = {}
-    for index, event_month in enumerate(event_months(new)):
-        rows_by_month.setdefault(event_month, []).append(index)
+def write_bronze(lake: Lake, spool: Spool, load_id: str, workers: int = 4) -> BronzeWrite:
+    """Merge the spooled events into their month partitions, a few at a time; write only the changed ones."""
     existing = bronze_files(lake)
 
-    def merge(item: tuple[str, list[int]]) -> tuple[str, int]:
-        event_month, indexes = item
-        rows = new.take(pa.array(indexes, pa.int64()))
-        return event_month, merge_partition(lake, event_month, rows, existing.get(event_month, []), load_id)
+    def merge(event_month: str) -> tuple[str, int, int]:
+        rows = spool.rows(event_month)
+        gained = merge_partition(lake, event_month, rows, existing.get(event_month, []), load_id)
+        return event_month, rows.num_rows, gained
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        gains = dict(pool.map(merge, sorted(rows_by_month.items())))
-    written = tuple(d for d, gained in gains.items() if gained or len(existing.get(d, [])) != 1)
-    return BronzeWrite(received=new.num_rows, added=sum(gains.values()), partitions=written)
+        merged = list(pool.map(merge, spool.months()))
+    written = tuple(m for m, _, gained in merged if gained or len(existing.get(m, [])) != 1)
+    return BronzeWrite(
+        received=sum(n for _, n, _ in merged), added=sum(g for _, _, g in merged), partitions=written
+    )

@@ -29,9 +29,13 @@ import base64
 import binascii
 import bisect
 import json
+import mmap
 import random
 import secrets
+import tempfile
+from array import array
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -139,15 +143,95 @@ class AppEventsPage(BaseModel):
     page: PageInfo
 
 
-class Feed:
-    """The events in the order the API received them, pre-serialised; ``received_at`` strictly increases."""
+class _Blobs:
+    """Byte strings appended to an unlinked temporary file and read back through ``mmap``.
 
-    def __init__(self, received_at: list[str], items: list[bytes]) -> None:
-        self.received_at = received_at
-        self.items = items
+    At SF10 the feed is about 5 GB of JSON: kept in the page cache, which the kernel can reclaim, rather than
+    on the heap of the API's process.
+    """
+
+    def __init__(self) -> None:
+        # The file lives as long as the feed (the process): not a context manager.
+        self._file = tempfile.TemporaryFile(prefix="lakehouse-app-events-feed-")  # noqa: SIM115
+        self._ends = array("q")
+        self._size = 0
+        self._map: mmap.mmap | None = None
+
+    def append(self, blob: bytes) -> None:
+        self._file.write(blob)
+        self._size += len(blob)
+        self._ends.append(self._size)
+
+    def seal(self) -> None:
+        """Done appending: map the file for reading."""
+        self._file.flush()
+        if self._size:
+            self._map = mmap.mmap(self._file.fileno(), self._size, access=mmap.ACCESS_READ)
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self._ends)
+
+    def __getitem__(self, index: int) -> bytes:
+        assert self._map is not None, "seal() the blobs before reading them"
+        return self._map[self._ends[index - 1] if index else 0 : self._ends[index]]
+
+
+class _View(Sequence):
+    """A read-only sequence of ``length`` values computed by ``value(index)``; a slice gives a list."""
+
+    def __init__(self, length: int, value: Callable[[int], Any]) -> None:
+        self._length = length
+        self._value = value
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._value(i) for i in range(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError(index)
+        return self._value(index)
+
+
+@dataclass(frozen=True)
+class _Day:
+    """A batch day of the feed: its events ``first`` .. ``first + count - 1``, received evenly over it."""
+
+    first: int
+    count: int
+    start: datetime
+
+    @property
+    def step(self) -> timedelta:
+        return timedelta(days=1) / (self.count + 1)
+
+
+class Feed:
+    """The events in the order the API received them, serialised; ``received_at`` strictly increases.
+
+    ``items[i]`` is event ``i``'s JSON with its ``received_at`` as the last field, and ``received_at[i]`` that
+    timestamp; both are computed on access from the generator's bytes and the day's even spacing.
+    """
+
+    def __init__(self, events: _Blobs, days: list[_Day]) -> None:
+        self._events = events
+        self._days = [day for day in days if day.count]
+        self._firsts = [day.first for day in self._days]
+        self.items: Sequence[bytes] = _View(len(events), self._item)
+        self.received_at: Sequence[str] = _View(len(events), self._received_at)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def _received_at(self, index: int) -> str:
+        day = self._days[bisect.bisect_right(self._firsts, index) - 1]
+        return received_at_iso(day.start + day.step * (index - day.first + 1))
+
+    def _item(self, index: int) -> bytes:
+        return b'%s,"received_at":"%s"}' % (self._events[index][:-1], self._received_at(index).encode())
 
     def position(self, since: str | None) -> int:
         """Index of the first event received at or after ``since``."""
@@ -160,25 +244,18 @@ def received_at_iso(moment: datetime) -> str:
 
 def build_feed(config: ApiConfig) -> Feed:
     """The feed of the configured batch days: day ``d``'s events are received evenly over its batch date."""
-    received: list[str] = []
-    items: list[bytes] = []
+    events = _Blobs()
+    days: list[_Day] = []
     columns = COLUMNS[APP_EVENTS]
     for day in range(config.first_day, config.days):
-        # Serialised as generated (a day's records as dicts would hold ~1 KB each: 8 GB at SF10); the
-        # receive time, which needs the day's count, is spliced in as the last field afterwards.
-        first = len(items)
+        # Serialised as generated, straight to the file: a day's records as dicts would hold ~1 KB each.
+        first = len(events)
         for record in iter_app_events(config.sf, config.seed, day, config.bad_fraction, config.start):
-            items.append(json.dumps({c: record[c] for c in columns}, separators=(",", ":")).encode())
+            events.append(json.dumps({c: record[c] for c in columns}, separators=(",", ":")).encode())
         day_start = datetime.combine(config.start + timedelta(days=day), datetime.min.time(), UTC)
-        step = timedelta(days=1) / (len(items) - first + 1)
-        for i in range(first, len(items)):
-            at = received_at_iso(day_start + step * (i - first + 1))
-            received.append(at)
-            items[i] = b"%s,%s}" % (
-                items[i][:-1],
-                json.dumps({"received_at": at}, separators=(",", ":"))[1:-1].encode(),
-            )
-    return Feed(received, items)
+        days.append(_Day(first, len(events) - first, day_start))
+    events.seal()
+    return Feed(events, days)
 
 
 def encode_cursor(offset: int) -> str:

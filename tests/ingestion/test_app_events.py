@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import httpx
 import pyarrow as pa
@@ -15,6 +16,7 @@ from ingestion.app_events import (
     BRONZE_SCHEMA,
     PAGE_SCHEMA,
     LandedPage,
+    Spool,
     Watermark,
     bronze_rows,
     dedupe,
@@ -127,20 +129,14 @@ def page_table(*events: dict) -> pa.Table:
 
 def test_dedupe_keeps_the_first_of_each_event_id_and_received_at() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = bronze_rows(
-        [
-            LandedPage(
-                "landing/a.json", page_table(event("e1", "r1"), event("e2", "r2"), event(None, "r3")), None
-            ),
-            LandedPage(
-                "landing/b.json", page_table(event("e2", "r2"), event("e2", "r9"), event(None, "r4")), None
-            ),
-        ],
-        "L1",
-        at,
+    a = bronze_rows(
+        page_table(event("e1", "r1"), event("e2", "r2"), event(None, "r3")), "landing/a.json", "L1", at
     )
-    assert rows.schema == BRONZE_SCHEMA
-    kept = dedupe(rows)
+    b = bronze_rows(
+        page_table(event("e2", "r2"), event("e2", "r9"), event(None, "r4")), "landing/b.json", "L1", at
+    )
+    assert a.schema == BRONZE_SCHEMA
+    kept = dedupe(pa.concat_tables([a, b]))
     assert [(r["event_id"], r["received_at"], r["_source_file"]) for r in kept.to_pylist()] == [
         ("e1", "r1", "landing/a.json"),
         ("e2", "r2", "landing/a.json"),
@@ -149,6 +145,31 @@ def test_dedupe_keeps_the_first_of_each_event_id_and_received_at() -> None:
         (None, "r4", "landing/b.json"),
     ]
     assert set(kept["_ingested_at"].to_pylist()) == {at}
+
+
+def test_spool_keeps_pages_by_event_month_in_page_order_and_a_retried_page_once(tmp_path: Path) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    spool = Spool(tmp_path / "spool")
+    assert spool.months() == [] and spool.rows("2026-01").num_rows == 0
+    first = page_table(
+        event("a", "r1", "2026-01-05T00:00:00Z"),
+        event("b", "r2", "2025-12-31T23:00:00Z"),
+        event("c", "r3", None),
+    )
+    second = page_table(event("d", "r4", "2026-01-06T00:00:00Z"))
+    spool.add(1, bronze_rows(second, "landing/2.json", "L1", at))
+    spool.add(0, bronze_rows(first, "landing/1.json", "L1", at))
+    spool.add(1, bronze_rows(second, "landing/2.json", "L1", at))  # the task ran again
+    assert spool.months() == ["2025-12", "2026-01", "unknown"]
+    january = spool.rows("2026-01")
+    assert january.schema == BRONZE_SCHEMA
+    assert [(r["event_id"], r["_source_file"]) for r in january.to_pylist()] == [
+        ("a", "landing/1.json"),
+        ("d", "landing/2.json"),
+    ]
+    assert spool.rows("2025-12")["event_id"].to_pylist() == ["b"]
+    assert spool.rows("unknown")["event_id"].to_pylist() == ["c"]
+    assert not list((tmp_path / "spool").rglob("*.tmp"))
 
 
 def test_event_months_fall_back_to_unknown() -> None:
@@ -161,14 +182,11 @@ def test_event_months_fall_back_to_unknown() -> None:
 def test_next_watermark_moves_to_the_latest_received_at_only_forward() -> None:
     current = Watermark(since="2026-01-01T00:00:05.000000Z", load_id="L0")
     landed = [
-        LandedPage(
-            "p",
-            page_table(event("a", "2026-01-01T00:00:05.000000Z"), event("b", "2026-01-01T00:00:09.000000Z")),
-            None,
-        )
+        LandedPage("p", 2, "2026-01-01T00:00:09.000000Z", None),
+        LandedPage("q", 0, None, None),
     ]
     moved = next_watermark(current, landed, "L1")
     assert (moved.since, moved.load_id) == ("2026-01-01T00:00:09.000000Z", "L1")
     assert next_watermark(current, [], "L1") is current
-    same = [LandedPage("p", page_table(event("a", "2026-01-01T00:00:05.000000Z")), None)]
+    same = [LandedPage("p", 1, "2026-01-01T00:00:05.000000Z", None)]
     assert next_watermark(current, same, "L1") is current
