@@ -37,7 +37,8 @@ from flows.alerts import DQ_EVENT, DQ_FAILED_STATE, REVENUE_ANOMALY_EVENT
 from infra import zones
 from infra.settings import Settings, get_settings
 from infra.spark import build_spark_session
-from infra.storage import delta_io
+from infra.storage import delta_io, delta_rs, pending
+from infra.storage.lake import Lake
 from transforms import analytics, checks, gold, silver
 from transforms.catalog import GOLD, GOLD_TABLES, SCD2_HISTORY, SILVER, SILVER_KEYS, SILVER_TABLES, ZORDER
 from transforms.checks import REVENUE_ANOMALY_CHECK
@@ -338,6 +339,40 @@ def gold_state() -> GoldState:
     )
 
 
+@task(cache_policy=NO_CACHE, task_run_name="nothing-new")
+def recorded_gold_if_nothing_new() -> dict[str, int] | None:
+    """The last gold build's row counts when no bronze file is new and that build is current; else None.
+
+    Answered without Spark (the bronze listing through the SDK, the ops logs through delta-rs), so that a run
+    with nothing to do starts no JVM. Any doubt answers None, and the Spark path decides as before.
+    """
+    settings = get_settings()
+    if settings.storage_backend == "file":
+        return None
+    try:
+        with Lake.quick_to_fail(settings) as lake:
+            listed = {
+                entity: pending.list_source_files(lake, "bronze", entity, SILVER[entity].bronze_suffix)
+                for entity in SILVER_KEYS
+            }
+        log_url = zones.ops_url(settings, "processed_files")
+        if any(pending.unprocessed_by_source(settings, log_url, listed).values()):
+            return None
+        log = delta_rs.open_table(settings, log_url)
+        builds = delta_rs.open_table(settings, zones.ops_url(settings, "gold_builds"))
+        if log is None or builds is None:
+            return None
+        rows = builds.to_pyarrow_table().to_pylist()
+    except Exception as exc:  # a shortcut only: the Spark path gives the real answer
+        get_run_logger().warning("could not check for new bronze files without Spark (%r): using Spark", exc)
+        return None
+    last = max(rows, key=lambda r: r["built_at"], default=None)
+    if last is None or last.get("gold_rows") is None:
+        return None
+    state = GoldState(int(log.version()), int(last["silver_state"]), dict(last["gold_rows"]))
+    return state.built_rows if state.is_current() else None
+
+
 @task(cache_policy=NO_CACHE, task_run_name="gold-built")
 def record_gold_build(run_id: str, silver_state: int, gold_rows: dict[str, int]) -> None:
     """Remember that gold is complete for ``silver_state``, with its row counts (after every gold write).
@@ -444,6 +479,12 @@ def medallion(
     as_of = as_of or datetime.now(UTC)
     run_id = _run_id()
     logger = get_run_logger()
+    recorded = recorded_gold_if_nothing_new()
+    if recorded is not None:
+        logger.info("no new bronze files and gold is current (checked without Spark): nothing to do")
+        loads = [EntityLoad(entity, 0, 0, 0, 0, 0) for entity in SILVER_KEYS]
+        publish_artifacts(run_id, loads, recorded, [])
+        return MedallionResult(run_id, loads, recorded, [], False)
     with concurrency("spark", occupy=1, strict=False):
         loads = load_all_silver(run_id, as_of)
         changed = any(load.files for load in loads)

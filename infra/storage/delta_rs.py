@@ -8,6 +8,8 @@ a Python credential object). The ``file`` backend of unit tests needs none.
 
 from __future__ import annotations
 
+from typing import Any
+
 from infra.identity import azure_credential
 from infra.settings import Settings
 
@@ -33,3 +35,14 @@ def storage_options(settings: Settings) -> dict[str, str]:
         }
     token = azure_credential().get_token(STORAGE_SCOPE).token
     return {"account_name": settings.storage_account, "bearer_token": token}
+
+
+def open_table(settings: Settings, url: str) -> Any | None:  # a deltalake.DeltaTable (no stubs)
+    """The Delta table at ``url`` through delta-rs, or None when there is none."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(url, storage_options=storage_options(settings))
+    except TableNotFoundError:
+        return None

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from uuid import UUID
 
 import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -201,6 +204,17 @@ def test_a_rerun_with_nothing_new_changes_nothing(runs: Runs) -> None:
     assert runs.rerun.result.gold_rows == runs.day1.result.gold_rows  # as the day-1 build recorded them
     assert runs.rerun.versions == runs.day1.versions
     assert runs.rerun.checksums == runs.day1.checksums
+    # Decided without Spark: the SDK listing and delta-rs; no Spark task ran.
+    assert _task_names(runs.rerun.result.run_id) == ["nothing-new"]
+    assert "bronze-files" in _task_names(runs.day2.result.run_id)
+
+
+def _task_names(flow_run_id: str) -> list[str]:
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)]))
+        )
+    return sorted(r.name for r in task_runs)
 
 
 def _changed_customers(generated: Path) -> set[str]:

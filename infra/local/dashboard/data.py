@@ -20,7 +20,7 @@ import pandas as pd
 
 from infra import zones
 from infra.settings import Settings, Zone
-from infra.storage.delta_rs import storage_options
+from infra.storage.delta_rs import open_table
 from transforms.catalog import GOLD_TABLES, OPS_TABLES, SCD2_HISTORY, SILVER_TABLES
 from transforms.contract import REVIEWS
 
@@ -49,13 +49,7 @@ class Lakehouse:
 
     def open(self, url: str) -> Any | None:  # a deltalake.DeltaTable (no stubs)
         """The Delta table at ``url``, or None when there is none."""
-        from deltalake import DeltaTable
-        from deltalake.exceptions import TableNotFoundError
-
-        try:
-            return DeltaTable(url, storage_options=storage_options(self.settings))
-        except TableNotFoundError:
-            return None
+        return open_table(self.settings, url)
 
     def frame(self, url: str, columns: Iterable[str] | None = None) -> pd.DataFrame | None:
         """The current snapshot of the table at ``url`` (only ``columns`` if given), or None."""
