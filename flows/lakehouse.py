@@ -67,7 +67,8 @@ def lakehouse(
         days: Daily batches to ingest (day 0 = the initial load).
         start: Date of day 0.
         review_rate: Reviews per second sent to Event Hubs (0 = as fast as possible).
-        capture_grace_seconds: How long past one Capture window to wait for the Avro files.
+        capture_grace_seconds: How long past one Capture window Capture may write nothing before the run
+            fails (it is waited for as long as it keeps writing).
         as_of: The instant "the future" starts for the medallion's checks (default: now, UTC).
         run_maintenance: OPTIMIZE and VACUUM after gold.
         max_quarantine_fraction: Quarantine share above which an entity fails the medallion.

@@ -249,6 +249,44 @@ def capture_lag(targets: dict[str, int], captured: dict[str, int]) -> dict[str, 
     return {p: t - captured.get(p, -1) for p, t in targets.items() if t > captured.get(p, -1)}
 
 
+class CaptureStalledError(TimeoutError):
+    """Capture wrote nothing for the allowed time while sent events were still missing from its files."""
+
+
+def wait_for_capture(
+    lag: Callable[[], dict[str, int]],
+    stall_seconds: float,
+    *,
+    progress: Callable[[int], None] = lambda remaining: None,
+    poll_seconds: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Poll ``lag()`` until it is empty; raise :class:`CaptureStalledError` once it has not shrunk for
+    ``stall_seconds``.
+
+    A slow Capture behind a large send (millions of reviews at SF10) is waited for as long as it keeps
+    writing; a Capture that stopped fails after ``stall_seconds``. ``progress`` hears the events still to
+    write, every ``10 * poll_seconds``.
+    """
+    best: int | None = None
+    since = reported = clock()
+    while missing := lag():
+        remaining, now = sum(missing.values()), clock()
+        if best is None or remaining < best:
+            best, since = remaining, now
+        elif now - since >= stall_seconds:
+            raise CaptureStalledError(
+                f"Capture wrote nothing for {stall_seconds:.0f} s with {remaining} sent event(s) still not "
+                f"in a Capture file (per partition: {missing}); is the Event Hubs endpoint running with "
+                "capture enabled? See `lakehouse logs eventhubs`."
+            )
+        if now - reported >= 10 * poll_seconds:
+            progress(remaining)
+            reported = now
+        sleep(poll_seconds)
+
+
 # --- one send per generated day ----------------------------------------------------------------------------
 def sent_marker(sf: float, seed: int, day: int, start: date) -> str:
     """Landing path that records a completed send of one generated day (the pipeline sends each day once).

@@ -113,3 +113,35 @@ def test_paths() -> None:
     assert reviews.capture_prefix(settings) == "eventhubs/emulatorNs1/product-reviews"
     path = "eventhubs/emulatorNs1/product-reviews/3/2026/01/02/10/04/05.avro"
     assert reviews.relative(path) == "emulatorNs1/product-reviews/3/2026/01/02/10/04/05.avro"
+
+
+class VirtualTime:
+    """A clock that moves only when the waiter sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_wait_for_capture_waits_as_long_as_capture_keeps_writing() -> None:
+    time, heard = VirtualTime(), []
+    lags = iter([{"0": 900 - 10 * i, "1": 5} for i in range(90)] + [{}])  # 90 s in all, shrinking each second
+    reviews.wait_for_capture(
+        lambda: next(lags), stall_seconds=20, progress=heard.append, clock=time.clock, sleep=time.sleep
+    )
+    assert time.now == 90
+    assert heard == [905 - 100 * k for k in range(1, 9)]  # every 10 s: what is still to write
+
+
+def test_wait_for_capture_fails_once_capture_stops_writing() -> None:
+    time = VirtualTime()
+    lags = iter([{"0": 30}, {"0": 20}] + [{"0": 20, "3": 0}] * 100)
+    with pytest.raises(reviews.CaptureStalledError, match=r"wrote nothing for 20 s with 20 sent event\(s\)"):
+        reviews.wait_for_capture(lambda: next(lags), stall_seconds=20, clock=time.clock, sleep=time.sleep)
+    assert time.now == 21  # progress at t=1, then 20 s of nothing
+    assert issubclass(reviews.CaptureStalledError, TimeoutError)
