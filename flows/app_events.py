@@ -83,8 +83,8 @@ def pull_page(
     """GET one page (Retry-After honoured) and land it raw, its events spooled for bronze.
 
     A malformed page is fetched again, and after the retries kept in ``landing/_rejected/app_events/`` with
-    its reason. The task returns only what the page was (its events wait on disk): a pull of 10M events keeps
-    nothing of them in the flow's memory.
+    its reason. The task returns only what the page was (its events wait on disk), so the flow holds none
+    of a page's events after its task.
     """
     with app_events.api_client(settings, timeout_seconds) as client:
         page = app_events.fetch_page(client, since, cursor, limit)

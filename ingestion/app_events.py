@@ -15,8 +15,8 @@ Layout (zone-relative):
   any late event).
 
 Until bronze is written, a pull's events wait in a local :class:`Spool` (Arrow files by event month, in a
-temporary folder of the flow run): the flow's memory stays flat however many pages it pulls, and bronze is
-merged one month at a time.
+temporary folder of the flow run): the flow holds no page's events after its task, and bronze is merged
+one month at a time.
 
 Deduplication is on ``(event_id, received_at)``: an event the API sends twice (a retried or overlapping page,
 or the first event again after a restart from the watermark) is kept once, while a record the source itself
