@@ -14,6 +14,7 @@ the ``abfs(s)://`` URL Spark reads, :meth:`Settings.lake_path` the filesystem + 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -177,6 +178,12 @@ class Settings(BaseSettings):
     # survive the loss of the executor that computed them. Unset: none in local mode, on a cluster
     # `silver/_checkpoints` on the lake (infra/spark.py).
     spark_checkpoint_dir: str | None = None
+    # Below this much bronze, the medallion has Spark interpret its projections instead of compiling them
+    # per task (infra/spark.py: codegen_mode); faster on a small lake, slower on a large one.
+    spark_interpreted_below_mb: int = 32
+    # Any further Spark settings, applied last (they win over the ones above), e.g.
+    # LAKEHOUSE_SPARK_CONF='{"spark.sql.codegen.factoryMode": "FALLBACK"}'.
+    spark_conf: dict[str, str] = Field(default_factory=dict)
 
     # --- the local Spark standalone cluster (`lakehouse up spark`) ------------------------------
     spark_master_port: int = 7077
@@ -351,6 +358,9 @@ class Settings(BaseSettings):
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
+            if isinstance(value, dict | list):
+                env[f"LAKEHOUSE_{name.upper()}"] = json.dumps(value, default=str)
+                continue
             env[f"LAKEHOUSE_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
         return env
 

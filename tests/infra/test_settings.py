@@ -72,7 +72,13 @@ def test_emulator_connection_string_uses_the_configured_port() -> None:
 
 
 def test_to_env_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = Settings(dfs_port=12345, capture_enabled=False, reviews_hub="r")
+    original = Settings(
+        dfs_port=12345,
+        capture_enabled=False,
+        reviews_hub="r",
+        spark_conf={"spark.sql.ansi.enabled": "true"},
+        spark_worker_ui_ports=[9001],
+    )
     for key, value in original.to_env().items():
         monkeypatch.setenv(key, value)
     assert Settings() == original
