@@ -13,6 +13,7 @@ nothing; a crash before the log is written makes the next run redo that entity, 
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
+from prefect.exceptions import MissingContextError
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run as flow_run_runtime
 from prefect.states import Failed
@@ -36,7 +38,7 @@ from pyspark.sql import functions as F
 from flows.alerts import DQ_EVENT, DQ_FAILED_STATE, REVENUE_ANOMALY_EVENT
 from infra import zones
 from infra.settings import Settings, get_settings
-from infra.spark import build_spark_session
+from infra.spark import build_spark_session, tune_for_volume
 from infra.storage import delta_io, delta_rs, pending
 from infra.storage.lake import Lake
 from transforms import analytics, checks, gold, silver
@@ -121,6 +123,14 @@ class SilverLoad:
     dq_rows: tuple[tuple[Any, ...], ...] = ()
 
 
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run's logger in a flow or task; this module's logger when a task runs bare (`.fn`, the bench)."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
 @task(cache_policy=NO_CACHE, task_run_name="bronze-files")
 def pending_files() -> dict[str, list[delta_io.SourceFile]]:
     """Per entity, the bronze files its processed-file log does not hold (one read of the log)."""
@@ -130,6 +140,11 @@ def pending_files() -> dict[str, list[delta_io.SourceFile]]:
         entity: delta_io.list_files(spark, zones.bronze_url(settings, entity), SILVER[entity].bronze_suffix)
         for entity in SILVER_KEYS
     }
+    # Gold is rebuilt from all of silver, so the whole of bronze (not only the new files) sizes the run.
+    volume = sum(f.size for files in listed.values() for f in files)
+    mode = tune_for_volume(spark, volume, settings)
+    how = "interpreted" if mode == "NO_CODEGEN" else "compiled"
+    _logger().info("bronze holds %.1f MB: Spark's projections %s (%s)", volume / 2**20, how, mode)
     return delta_io.unprocessed_by_source(spark, zones.ops_url(settings, "processed_files"), listed)
 
 

@@ -9,7 +9,7 @@ from pyspark.sql import SparkSession
 from pyspark.testing import assertDataFrameEqual
 
 from infra.settings import Settings
-from infra.spark import SPARK_PACKAGES, cached_jars, storage_conf
+from infra.spark import SPARK_PACKAGES, cached_jars, codegen_mode, storage_conf, tune_for_volume
 
 
 def test_delta_round_trip_on_local_disk(spark: SparkSession, tmp_path: Path) -> None:
@@ -71,6 +71,34 @@ def test_storage_conf_per_profile() -> None:
     assert azure["spark.hadoop.fs.azure.account.auth.type.contosolake.dfs.core.windows.net"] == "OAuth"
     assert not any("account.key" in key for key in azure)
     assert "spark.hadoop.fs.azure.abfs.endpoint" not in azure
+
+
+def test_projections_are_interpreted_on_a_small_lake_compiled_on_a_large_one() -> None:
+    settings = Settings(spark_interpreted_below_mb=32)
+    assert codegen_mode(0, settings) == "NO_CODEGEN"
+    assert codegen_mode(32 * 2**20 - 1, settings) == "NO_CODEGEN"
+    assert codegen_mode(32 * 2**20, settings) == "FALLBACK"
+    chosen = Settings(spark_conf={"spark.sql.codegen.factoryMode": "CODEGEN_ONLY"})
+    assert codegen_mode(0, chosen) == "CODEGEN_ONLY"
+
+
+def test_the_chosen_mode_is_set_on_the_session_and_results_do_not_change(spark: SparkSession) -> None:
+    from pyspark.sql import functions as F
+
+    def totals() -> list[tuple[int, int]]:
+        df = spark.range(1_000).select((F.col("id") % 7).alias("k"), F.col("id"))
+        return [tuple(r) for r in df.groupBy("k").agg(F.sum("id")).orderBy("k").collect()]
+
+    settings = Settings(spark_interpreted_below_mb=1)
+    before = spark.conf.get("spark.sql.codegen.factoryMode")
+    try:
+        assert tune_for_volume(spark, 0, settings) == "NO_CODEGEN"
+        assert spark.conf.get("spark.sql.codegen.factoryMode") == "NO_CODEGEN"
+        interpreted = totals()
+        assert tune_for_volume(spark, 2**20, settings) == "FALLBACK"
+        assert totals() == interpreted == [(k, sum(range(k, 1_000, 7))) for k in range(7)]
+    finally:
+        spark.conf.set("spark.sql.codegen.factoryMode", before)
 
 
 def test_the_jvm_logs_to_the_state_folder_not_the_terminal(
