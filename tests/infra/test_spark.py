@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from pyspark.sql import SparkSession
+from pyspark.sql import SparkSession, Window
+from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from infra.settings import Settings
@@ -83,8 +84,6 @@ def test_projections_are_interpreted_on_a_small_lake_compiled_on_a_large_one() -
 
 
 def test_the_chosen_mode_is_set_on_the_session_and_results_do_not_change(spark: SparkSession) -> None:
-    from pyspark.sql import functions as F
-
     def totals() -> list[tuple[int, int]]:
         df = spark.range(1_000).select((F.col("id") % 7).alias("k"), F.col("id"))
         return [tuple(r) for r in df.groupBy("k").agg(F.sum("id")).orderBy("k").collect()]
@@ -104,9 +103,6 @@ def test_the_chosen_mode_is_set_on_the_session_and_results_do_not_change(spark: 
 def test_the_jvm_logs_to_the_state_folder_not_the_terminal(
     spark: SparkSession, stack_settings: Settings
 ) -> None:
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
     log = stack_settings.logs_dir / "spark.log"
     before = log.read_text() if log.exists() else ""
     marker = f"lakehouse-log-check-{uuid.uuid4().hex}"
