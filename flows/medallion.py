@@ -18,8 +18,8 @@ import math
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, astuple, dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, astuple, dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
@@ -42,7 +42,17 @@ from infra.spark import build_spark_session, tune_for_volume
 from infra.storage import delta_io, delta_rs, pending
 from infra.storage.lake import Lake
 from transforms import analytics, checks, gold, silver
-from transforms.catalog import GOLD, GOLD_TABLES, SCD2_HISTORY, SILVER, SILVER_KEYS, SILVER_TABLES, ZORDER
+from transforms.catalog import (
+    GOLD,
+    GOLD_TABLES,
+    GOLD_TABLES_SPEC,
+    SCD2_HISTORY,
+    SILVER,
+    SILVER_KEYS,
+    SILVER_TABLES,
+    ZORDER,
+    gold_to_rebuild,
+)
 from transforms.checks import REVENUE_ANOMALY_CHECK
 from transforms.common import freeze
 from transforms.silver_schemas import (
@@ -254,66 +264,90 @@ def load_all_silver(run_id: str, as_of: datetime) -> list[EntityLoad]:
 
 # --- silver -> gold --------------------------------------------------------------------------------------
 @task(cache_policy=NO_CACHE, task_run_name="gold")
-def build_gold(as_of: datetime) -> dict[str, int]:
-    """Rebuild every gold table from silver (dimension keys are kept stable); returns row counts."""
+def build_gold(as_of: datetime, tables: Sequence[str] = GOLD_TABLES) -> dict[str, int]:
+    """Rewrite the gold ``tables`` from silver and the other gold tables; returns their row counts.
+
+    A table this build does not rewrite but another one reads (a dimension under a new fact, a fact under a
+    missing mart) is read as stored: it is current, the build log says so. Dimension keys are kept stable.
+    """
     settings = get_settings()
     spark = spark_session(settings)
+    rebuilt = set(tables)
 
     def read_silver(table: str) -> DataFrame:
         return _silver_table(spark, settings, table)
+
+    def stored(table: str) -> DataFrame:
+        return delta_io.read_delta(spark, zones.gold_url(settings, table))
 
     def current(table: str) -> DataFrame | None:
         df = delta_io.read_delta_if_exists(spark, zones.gold_url(settings, table))
         return df.transform(freeze) if df is not None else None
 
-    orders_df, lines_df = read_silver("orders"), read_silver("order_lines")
-    dim_customer_df = gold.dim_customer(read_silver(SCD2_HISTORY), current("dim_customer")).transform(freeze)
-    dim_product_df = gold.dim_product(read_silver("products"), current("dim_product")).transform(freeze)
-    first_day, last_day = gold.dim_date_span(
-        {table: read_silver(table) for table in gold.DATE_SPAN_COLUMNS}, as_of
+    # Needed: the tables rewritten and what they read. Those the marts read are computed once (frozen).
+    needed = rebuilt | {read for table in rebuilt for read in GOLD[table].reads}
+    shared: dict[str, DataFrame] = {}
+
+    def share(table: str, compute: Callable[[], DataFrame]) -> None:
+        if table in rebuilt:
+            shared[table] = compute().transform(freeze)
+        elif table in needed:
+            shared[table] = stored(table)
+
+    share("dim_customer", lambda: gold.dim_customer(read_silver(SCD2_HISTORY), current("dim_customer")))
+    share("dim_product", lambda: gold.dim_product(read_silver("products"), current("dim_product")))
+    share(
+        "fact_sales",
+        lambda: gold.fact_sales(
+            read_silver("order_lines"), read_silver("orders"), shared["dim_customer"], shared["dim_product"]
+        ),
     )
-    fact_sales_df = gold.fact_sales(lines_df, orders_df, dim_customer_df, dim_product_df).transform(freeze)
-    fact_reviews_df = gold.fact_reviews(read_silver("reviews"), dim_customer_df, dim_product_df).transform(
-        freeze
+    share(
+        "fact_reviews",
+        lambda: gold.fact_reviews(read_silver("reviews"), shared["dim_customer"], shared["dim_product"]),
     )
-    fact_events_df = gold.fact_app_events(
-        read_silver("app_events"), dim_customer_df, dim_product_df
-    ).transform(freeze)
-    builders = {
-        "dim_customer": lambda: dim_customer_df,
-        "dim_product": lambda: dim_product_df,
+    share(
+        "fact_app_events",
+        lambda: gold.fact_app_events(
+            read_silver("app_events"), shared["dim_customer"], shared["dim_product"]
+        ),
+    )
+
+    def dim_date() -> DataFrame:
+        first_day, last_day = gold.dim_date_span(
+            {table: read_silver(table) for table in gold.DATE_SPAN_COLUMNS}, as_of
+        )
         # Power BI marks dim_date as the date table, which needs a blank-free date column: no -1 row.
-        "dim_date": lambda: gold.dim_date(spark, first_day, last_day, include_unknown=False),
-        "fact_sales": lambda: fact_sales_df,
-        "fact_reviews": lambda: fact_reviews_df,
-        "fact_app_events": lambda: fact_events_df,
-        "mart_monthly_revenue": lambda: gold.mart_monthly_revenue(fact_sales_df),
-        "mart_daily_region": lambda: gold.mart_daily_region(fact_sales_df),
-        "mart_rfm": lambda: gold.mart_rfm(fact_sales_df, dim_customer_df, as_of.date()),
-        "mart_product_rating": lambda: gold.mart_product_rating(fact_reviews_df, dim_product_df),
-        "mart_funnel": lambda: gold.mart_funnel(fact_events_df),
+        return gold.dim_date(spark, first_day, last_day, include_unknown=False)
+
+    builders: dict[str, Callable[[], DataFrame]] = {
+        "dim_date": dim_date,
+        "mart_monthly_revenue": lambda: gold.mart_monthly_revenue(shared["fact_sales"]),
+        "mart_daily_region": lambda: gold.mart_daily_region(shared["fact_sales"]),
+        "mart_rfm": lambda: gold.mart_rfm(shared["fact_sales"], shared["dim_customer"], as_of.date()),
+        "mart_product_rating": lambda: gold.mart_product_rating(
+            shared["fact_reviews"], shared["dim_product"]
+        ),
+        "mart_funnel": lambda: gold.mart_funnel(shared["fact_app_events"]),
         # The analytics marts recompute the core marts they read (small aggregates), so that no builder
         # depends on another's write: the builders may run in any order or side by side.
         "mart_customer_360": lambda: analytics.mart_customer_360(
-            fact_sales_df,
-            fact_reviews_df,
-            dim_customer_df,
-            gold.mart_rfm(fact_sales_df, dim_customer_df, as_of.date()),
+            shared["fact_sales"],
+            shared["fact_reviews"],
+            shared["dim_customer"],
+            gold.mart_rfm(shared["fact_sales"], shared["dim_customer"], as_of.date()),
         ),
         "mart_revenue_anomalies": lambda: analytics.mart_revenue_anomalies(
-            gold.mart_daily_region(fact_sales_df)
+            gold.mart_daily_region(shared["fact_sales"])
         ),
         "mart_finance_monthly": lambda: analytics.mart_finance_monthly(
-            read_silver("finance_entries"), gold.mart_monthly_revenue(fact_sales_df)
+            read_silver("finance_entries"), gold.mart_monthly_revenue(shared["fact_sales"])
         ),
     }
 
-    # Frozen above, where the marts read them; freezing them again cost a Spark job each.
-    frozen = {"dim_customer", "dim_product", "fact_sales", "fact_reviews", "fact_app_events"}
-
     def write(name: str) -> int:
-        df = builders[name]()
-        df = df if name in frozen else df.transform(freeze)  # computed once: counted, then written
+        # Computed once (the shared tables are frozen already): counted, then written.
+        df = shared[name] if name in shared else builders[name]().transform(freeze)
         rows = df.count()
         files = max(1, math.ceil(rows / settings.gold_rows_per_file))  # file count from the table's size
         delta_io.overwrite(
@@ -321,7 +355,8 @@ def build_gold(as_of: datetime) -> dict[str, int]:
         )
         return rows
 
-    return dict(zip(GOLD_TABLES, _side_by_side(settings, write, GOLD_TABLES), strict=True))
+    order = [table for table in GOLD_TABLES if table in rebuilt]
+    return dict(zip(order, _side_by_side(settings, write, order), strict=True))
 
 
 @dataclass(frozen=True)
@@ -331,30 +366,63 @@ class GoldState:
     silver: int  # the processed-file log's Delta version (-1 before any load)
     built_from: int | None  # the silver state of the last complete gold build (None: never built)
     built_rows: dict[str, int] | None  # its row count per gold table (None: a build of older code)
+    # The Delta version of each silver table now, and when that build read them (None: older code).
+    versions: dict[str, int | None] = field(default_factory=dict)
+    built_versions: dict[str, int | None] | None = None
+    built_as_of: date | None = None  # the as_of date of that build (None: older code)
 
     def is_current(self) -> bool:
         """Gold holds every catalog table, built from this very silver state."""
         tables_match = self.built_rows is None or set(self.built_rows) == set(GOLD_TABLES)
         return self.built_from == self.silver and tables_match
 
+    def stale(self, as_of: datetime) -> tuple[str, ...]:
+        """The gold tables to rewrite for ``as_of``: those whose inputs changed since the last build.
 
-GOLD_BUILDS_SCHEMA = "run_id string, silver_state long, built_at timestamp, gold_rows map<string, bigint>"
+        A silver table changed when its Delta version did; a gold table that build did not write (a new mart
+        after an upgrade) is stale itself; RFM and the like follow ``as_of``'s date, dim_date its year.
+        Without a build of this code on record, every table is rewritten.
+        """
+        if self.built_rows is None or self.built_versions is None or self.built_as_of is None:
+            return GOLD_TABLES
+        changed = {t for t, version in self.versions.items() if self.built_versions.get(t, -1) != version}
+        changed |= {t for t in GOLD_TABLES if t not in self.built_rows}
+        moved = {"date": as_of.date() != self.built_as_of, "year": as_of.year != self.built_as_of.year}
+        changed |= {t.name for t in GOLD_TABLES_SPEC if t.as_of is not None and moved[t.as_of]}
+        return gold_to_rebuild(changed)
+
+
+GOLD_BUILDS_SCHEMA = (
+    "run_id string, silver_state long, built_at timestamp, gold_rows map<string, bigint>,"
+    " silver_versions map<string, bigint>, as_of_date date"
+)
+GOLD_INPUTS = (*SILVER_KEYS, SCD2_HISTORY)  # the silver tables gold is built from
 
 
 @task(cache_policy=NO_CACHE, task_run_name="gold-state")
 def gold_state() -> GoldState:
-    """The silver state now and the last complete gold build (one small read of each log)."""
+    """The silver state now (its tables' versions) and the last complete gold build (small log reads)."""
     settings = get_settings()
     spark = spark_session(settings)
     state = delta_io.table_version(spark, zones.ops_url(settings, "processed_files"))
+    versions = _side_by_side(
+        settings, lambda t: delta_io.table_version(spark, zones.silver_url(settings, t)), GOLD_INPUTS
+    )
     builds = delta_io.read_delta_if_exists(spark, zones.ops_url(settings, "gold_builds"))
     last = builds.orderBy(F.col("built_at").desc()).first() if builds is not None else None
-    recorded = builds is not None and "gold_rows" in builds.columns
-    rows = last["gold_rows"] if last is not None and recorded else None
+    columns = set(builds.columns) if builds is not None else set()
+
+    def recorded(column: str) -> Any:
+        return last[column] if last is not None and column in columns else None
+
+    rows, built_versions = recorded("gold_rows"), recorded("silver_versions")
     return GoldState(
         silver=-1 if state is None else state,
         built_from=None if last is None else int(last["silver_state"]),
         built_rows=None if rows is None else {table: int(n) for table, n in rows.items()},
+        versions=dict(zip(GOLD_INPUTS, versions, strict=True)),
+        built_versions=None if built_versions is None else dict(built_versions),
+        built_as_of=recorded("as_of_date"),
     )
 
 
@@ -393,16 +461,17 @@ def recorded_gold_if_nothing_new() -> dict[str, int] | None:
 
 
 @task(cache_policy=NO_CACHE, task_run_name="gold-built")
-def record_gold_build(run_id: str, silver_state: int, gold_rows: dict[str, int]) -> None:
-    """Remember that gold is complete for ``silver_state``, with its row counts (after every gold write).
+def record_gold_build(run_id: str, state: GoldState, gold_rows: dict[str, int], as_of: datetime) -> None:
+    """Remember that gold is complete for ``state``, with its row counts and inputs (after the writes).
 
-    A run that finds gold current reports these counts instead of counting every table again.
+    A run that finds gold current reports these counts instead of counting every table again; the next
+    build rewrites only the tables whose inputs differ from the versions and ``as_of`` date recorded here.
     """
     settings = get_settings()
     spark = spark_session(settings)
-    row = (run_id, silver_state, datetime.now(UTC), gold_rows)
+    row = (run_id, state.silver, datetime.now(UTC), gold_rows, state.versions, as_of.date())
     df = spark.createDataFrame([row], GOLD_BUILDS_SCHEMA)
-    # mergeSchema: a log written before `gold_rows` existed gains the column.
+    # mergeSchema: a log written by older code gains the columns it lacks.
     delta_io.append(df, zones.ops_url(settings, "gold_builds"), merge_schema=True)
 
 
@@ -476,7 +545,8 @@ class MedallionResult:
     loads: list[EntityLoad]
     gold_rows: dict[str, int]
     dq: list[dict]
-    gold_rebuilt: bool
+    gold_rebuilt: bool  # the gold build ran (silver changed, or gold was not current)
+    gold_written: tuple[str, ...] = ()  # the gold tables it rewrote: those whose inputs changed
 
 
 @flow(name="medallion", flow_run_name="medallion", log_prints=True)
@@ -512,10 +582,16 @@ def medallion(
         # Gold is rebuilt when silver changed since the last *complete* build (also when that build
         # crashed half-way in an earlier run: the next run finds no new files but redoes gold), and when the
         # catalog names a gold table that build did not write (a new mart after an upgrade).
+        # Only the gold tables whose inputs changed since that build are rewritten (all, the first time).
         rebuild = changed or not state.is_current()
+        stale = state.stale(as_of) if rebuild else ()
         if rebuild:
-            gold_rows = build_gold(as_of)
-            record_gold_build(run_id, state.silver, gold_rows)
+            logger.info(
+                "gold: rewriting %d of %d tables (%s)", len(stale), len(GOLD_TABLES), ", ".join(stale)
+            )
+            built = build_gold(as_of, stale) if stale else {}
+            gold_rows = {t: built[t] if t in built else (state.built_rows or {})[t] for t in GOLD_TABLES}
+            record_gold_build(run_id, state, gold_rows, as_of)
             checks = check_quality(run_id, loads, max_quarantine_fraction)
             profile_tables(run_id)
             if run_maintenance:
@@ -541,7 +617,7 @@ def medallion(
         logger.error("%s", error)
         # Prefect ends the run in this state and raises `error` to an in-process caller.
         return Failed(name=DQ_FAILED_STATE, message=str(error), data=error)  # type: ignore[return-value]  # a State, not the annotated result
-    return MedallionResult(run_id, loads, gold_rows, dq, rebuild)
+    return MedallionResult(run_id, loads, gold_rows, dq, rebuild, stale)
 
 
 def _describe(checks: list[dict]) -> str:

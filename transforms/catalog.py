@@ -72,12 +72,21 @@ class SilverTable:
         return BRONZE_SUFFIX[self.bronze_format]
 
 
+AsOfPart = Literal["date", "year"]
+
+
 @dataclass(frozen=True)
 class GoldTable:
-    """One gold table (star schema or mart) with its grain, Z-order columns and table checks."""
+    """One gold table (star schema or mart) with its grain, inputs, Z-order columns and table checks.
+
+    ``reads`` names the silver and gold tables it is computed from, and ``as_of`` the part of the run's
+    ``as_of`` instant it depends on: a gold build rewrites a table only when one of these changed.
+    """
 
     name: str
     grain: str
+    reads: tuple[str, ...]
+    as_of: AsOfPart | None = None
     zorder: tuple[str, ...] = ()
     checks: tuple[TableCheck, ...] = field(default=())
 
@@ -156,13 +165,22 @@ SILVER: dict[str, SilverTable] = {t.name: t for t in SILVER_TABLES}
 SILVER_KEYS: dict[str, tuple[str, ...]] = {t.name: t.keys for t in SILVER_TABLES}
 SCD2_HISTORY = "customer_history"  # silver SCD Type 2 of customers (valid_from, valid_to, is_current)
 
+DIMENSIONS = ("dim_customer", "dim_product")  # what every fact is keyed by
 GOLD_TABLES_SPEC: tuple[GoldTable, ...] = (
-    GoldTable("dim_customer", "one row per customer version (SCD2), plus the unknown member -1"),
-    GoldTable("dim_product", "one row per product, plus the unknown member -1"),
-    GoldTable("dim_date", "one row per calendar day of the whole years the data covers"),
+    GoldTable(
+        "dim_customer", "one row per customer version (SCD2), plus the unknown member -1", (SCD2_HISTORY,)
+    ),
+    GoldTable("dim_product", "one row per product, plus the unknown member -1", (contract.PRODUCTS,)),
+    GoldTable(
+        "dim_date",
+        "one row per calendar day of the whole years the data covers, to the end of as_of's year",
+        (contract.ORDERS, contract.REVIEWS, contract.APP_EVENTS),
+        as_of="year",
+    ),
     GoldTable(
         "fact_sales",
         "one row per order line",
+        (contract.ORDER_LINES, contract.ORDERS, *DIMENSIONS),
         zorder=("date_key",),
         checks=(
             key_not_null("customer_key"),
@@ -176,42 +194,66 @@ GOLD_TABLES_SPEC: tuple[GoldTable, ...] = (
     GoldTable(
         "fact_reviews",
         "one row per review",
+        (contract.REVIEWS, *DIMENSIONS),
         checks=(
             key_not_null("product_key"),
             key_known("product_key"),
             relationship("product_key", "dim_product", "product_key"),
         ),
     ),
-    GoldTable("fact_app_events", "one row per app event", zorder=("date_key",)),
+    GoldTable(
+        "fact_app_events", "one row per app event", (contract.APP_EVENTS, *DIMENSIONS), zorder=("date_key",)
+    ),
     GoldTable(
         "mart_monthly_revenue",
         "one row per month",
+        ("fact_sales",),
         checks=(revenue_matches_net_lines("fact_sales"),),
     ),
-    GoldTable("mart_daily_region", "one row per day and region"),
-    GoldTable("mart_rfm", "one row per customer with a net order"),
-    GoldTable("mart_product_rating", "one row per product"),
-    GoldTable("mart_funnel", "one row per day and device"),
+    GoldTable("mart_daily_region", "one row per day and region", ("fact_sales",)),
+    GoldTable(
+        "mart_rfm", "one row per customer with a net order", ("fact_sales", "dim_customer"), as_of="date"
+    ),
+    GoldTable("mart_product_rating", "one row per product", ("fact_reviews", "dim_product")),
+    GoldTable("mart_funnel", "one row per day and device", ("fact_app_events",)),
     # Analytics marts (transforms/analytics.py); the medallion builds them from the tables above.
     GoldTable(
         "mart_customer_360",
         "one row per customer (current version)",
+        ("fact_sales", "fact_reviews", "dim_customer"),
+        as_of="date",
         checks=(keys_unique(("customer_id",)), relationship("customer_key", "dim_customer", "customer_key")),
     ),
     GoldTable(
         "mart_revenue_anomalies",
         "one row per day from the first to the last order date",
+        ("fact_sales",),
         checks=(keys_unique(("order_date",)), no_revenue_anomaly()),
     ),
     GoldTable(
         "mart_finance_monthly",
         "one row per month with a finance entry or a sale",
+        (contract.FINANCE_ENTRIES, "fact_sales"),
         checks=(keys_unique(("month_start_date",)),),
     ),
 )
 GOLD: dict[str, GoldTable] = {t.name: t for t in GOLD_TABLES_SPEC}
 GOLD_TABLES: tuple[str, ...] = tuple(GOLD_SCHEMAS)
 ZORDER: dict[str, tuple[str, ...]] = {t.name: t.zorder for t in GOLD_TABLES_SPEC if t.zorder}
+
+
+def gold_to_rebuild(changed: set[str]) -> tuple[str, ...]:
+    """The gold tables that read, directly or through other gold tables, a table named in ``changed``.
+
+    ``changed`` may name silver tables, gold tables (missing or stale) or both; the answer keeps the
+    catalog's order, in which every gold table comes after the gold tables it reads.
+    """
+    stale = set(changed)
+    for table in GOLD_TABLES_SPEC:
+        if table.name in changed or stale.intersection(table.reads):
+            stale.add(table.name)
+    return tuple(t for t in GOLD_TABLES if t in stale)
+
 
 # Operational tables beside the data (under ``_ops/``): their zone and name.
 OPS_TABLES: dict[str, Literal["silver", "gold"]] = {

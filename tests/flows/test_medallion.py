@@ -6,6 +6,7 @@ checked against the generator's manifest and against gold figures computed in pl
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from flows.medallion import GOLD_BUILDS_SCHEMA, MedallionResult, medallion
+from flows.medallion import MedallionResult, medallion
 from infra import zones
 from infra.settings import Settings, get_settings
 from infra.storage import delta_io
@@ -30,8 +31,8 @@ from powerbi.gold_export import GOLD_OPS_TABLES, export_gold
 from powerbi.gold_measures import core_measures_from_gold
 from powerbi.tmdl import check_model_against_delta
 from tests.conftest import with_fresh_zones
-from tests.support.bronze import write_bronze
-from tests.support.expected import expected_gold, manifest
+from tests.support.bronze import write_bronze, write_capture
+from tests.support.expected import bad_ids, expected_gold, manifest
 from transforms.catalog import GOLD_TABLES, SILVER_KEYS
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e, pytest.mark.spark]
@@ -248,6 +249,8 @@ def test_day_two_loads_only_new_files_and_versions_customers(runs: Runs, spark: 
     assert versioned == _changed_customers(runs.generated)
     for table in ("dim_customer", "fact_sales", "mart_monthly_revenue"):
         assert runs.day2.checksums[table] != runs.day1.checksums[table], table
+    # Every entity changed on both days, so both builds rewrote every gold table.
+    assert runs.day1.result.gold_written == runs.day2.result.gold_written == GOLD_TABLES
 
 
 def test_the_notebooks_run_end_to_end_on_the_same_lake(runs: Runs, tmp_path: Path) -> None:
@@ -352,25 +355,90 @@ def test_profiles_cover_every_silver_and_gold_table_with_its_row_count(
     assert counts == silver | {("gold", t): n for t, n in runs.day2.result.gold_rows.items()}
 
 
-# Last in the module: it rebuilds gold (to the same content) after the other tests have read it.
-def test_a_gold_table_the_last_build_did_not_write_is_built_by_a_run_with_nothing_new(
-    runs: Runs, spark: SparkSession
+# Last in the module: the runs below add reviews and rebuild gold after the other tests have read it.
+NEW_REVIEWS = 5
+REVIEW_TABLES = ("dim_date", "fact_reviews", "mart_product_rating", "mart_customer_360")
+
+
+@pytest.fixture(scope="module")
+def reviews_only(runs: Runs, spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    """A run that finds only new reviews (a Capture file of five new ones), as the hourly medallion does."""
+    bad = bad_ids(runs.generated)["reviews"]
+    lines = (runs.generated / "reviews" / DAY2 / "reviews.jsonl").read_text().splitlines()
+    clean = [json.loads(line) for line in lines]
+    clean = [r for r in clean if r.get("review_id") and r["review_id"] not in bad and r.get("product_id")]
+    new = [r | {"review_id": f"{r['review_id']}-late", "rating": 1} for r in clean[:NEW_REVIEWS]]
+    source = tmp_path_factory.mktemp("late-reviews") / "reviews.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in new))
+    local = source.parent / "bronze"
+    write_capture(source, local, DAY2, {p: 20_000 for p in range(4)})
+    with Lake(runs.settings) as lake:
+        for file in sorted(p for p in local.rglob("*.avro")):
+            # Beside the day-2 Capture files of the same minute, as a later window would name it.
+            name = file.relative_to(local).as_posix().replace(".avro", "-late.avro")
+            lake.upload_file("bronze", f"reviews/{name}", file)
+    return _snapshot(spark, runs.settings, medallion(as_of=AS_OF, run_maintenance=False))
+
+
+def test_new_reviews_alone_rewrite_only_the_gold_tables_that_read_them(
+    runs: Runs, reviews_only: Snapshot
+) -> None:
+    loads = {load.table: load for load in reviews_only.result.loads}
+    assert {t for t, load in loads.items() if load.files} == {"reviews"}
+    assert (loads["reviews"].bronze, loads["reviews"].silver) == (NEW_REVIEWS, NEW_REVIEWS)
+    assert reviews_only.result.gold_written == REVIEW_TABLES
+    for table in GOLD_TABLES:
+        version = runs.day2.versions[table]
+        assert reviews_only.versions[table] == (version + 1 if table in REVIEW_TABLES else version), table
+    day2_rows = runs.day2.result.gold_rows
+    assert reviews_only.result.gold_rows == day2_rows | {
+        "fact_reviews": day2_rows["fact_reviews"] + NEW_REVIEWS
+    }
+    assert reviews_only.checksums["mart_product_rating"] != runs.day2.checksums["mart_product_rating"]
+
+
+def _record_build(spark: SparkSession, settings: Settings, **changes: object) -> None:
+    """Append a copy of the last gold_builds row with ``changes`` (as older code would have written it)."""
+    builds_url = zones.ops_url(settings, "gold_builds")
+    builds = spark.read.format("delta").load(builds_url)
+    last = builds.orderBy(F.col("built_at").desc()).first()
+    assert last is not None and last.silver_state >= 0
+    row = last.asDict() | {"run_id": "older-code", "built_at": datetime.now(UTC)} | changes
+    df = spark.createDataFrame([tuple(row[c] for c in builds.columns)], builds.schema)
+    df.write.format("delta").mode("append").save(builds_url)
+
+
+def test_a_gold_table_the_last_build_did_not_write_is_built_alone_by_a_run_with_nothing_new(
+    runs: Runs, reviews_only: Snapshot, spark: SparkSession
 ) -> None:
     """As after an upgrade that adds a mart: gold is current for silver, but one catalog table is missing."""
-    builds_url = zones.ops_url(runs.settings, "gold_builds")
-    last = spark.read.format("delta").load(builds_url).orderBy(F.col("built_at").desc()).first()
-    assert last is not None and last.silver_state >= 0
-    older = {t: n for t, n in last.gold_rows.items() if t != "mart_funnel"}
-    spark.createDataFrame(
-        [("older-code", last.silver_state, datetime.now(UTC), older)], GOLD_BUILDS_SCHEMA
-    ).write.format("delta").mode("append").save(builds_url)
+    _record_build(
+        spark,
+        runs.settings,
+        gold_rows={t: n for t, n in reviews_only.result.gold_rows.items() if t != "mart_funnel"},
+    )
     with Lake(runs.settings) as lake:
         assert lake.delete("gold", "mart_funnel", recursive=True)
 
     result = medallion(as_of=AS_OF, run_maintenance=False)
 
     assert [load.files for load in result.loads] == [0] * len(SILVER_KEYS)
-    assert result.gold_rebuilt is True
-    assert result.gold_rows == runs.day2.result.gold_rows
+    assert (result.gold_rebuilt, result.gold_written) == (True, ("mart_funnel",))
+    assert result.gold_rows == reviews_only.result.gold_rows
     funnel = delta_io.content_checksum(spark, runs.settings.lake_url("gold", "mart_funnel"))
-    assert funnel == runs.day2.checksums["mart_funnel"]
+    assert funnel == reviews_only.checksums["mart_funnel"]
+
+
+def test_a_full_rebuild_gives_the_gold_that_the_partial_builds_left(
+    runs: Runs, reviews_only: Snapshot, spark: SparkSession
+) -> None:
+    """A build log of older code (no silver versions) that lacks a mart: every table is rewritten, to exactly
+    the content the partial builds above left."""
+    without_funnel = {t: n for t, n in reviews_only.result.gold_rows.items() if t != "mart_funnel"}
+    _record_build(spark, runs.settings, gold_rows=without_funnel, silver_versions=None, as_of_date=None)
+
+    result = medallion(as_of=AS_OF, run_maintenance=False)
+
+    assert result.gold_written == GOLD_TABLES
+    assert result.gold_rows == reviews_only.result.gold_rows
+    assert _snapshot(spark, runs.settings, result).checksums == reviews_only.checksums

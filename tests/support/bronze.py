@@ -37,7 +37,7 @@ def write_bronze(
         target = bronze / entity / f"ingest_date={day_folder}" / f"{entity}.csv"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-    _write_capture(
+    write_capture(
         generated / "reviews" / day_folder / "reviews.jsonl", bronze / "reviews", day_folder, sequence_start
     )
     _write_app_events(
@@ -45,9 +45,7 @@ def write_bronze(
     )
 
 
-def _write_capture(
-    source: Path, target: Path, day_folder: str, sequence_start: dict[int, int] | None
-) -> None:
+def write_capture(source: Path, target: Path, day_folder: str, sequence_start: dict[int, int] | None) -> None:
     enqueued = datetime.fromisoformat(day_folder).replace(hour=23, minute=59, tzinfo=UTC)
     per_partition: dict[int, list[dict]] = {p: [] for p in range(PARTITIONS)}
     for line in source.read_text().splitlines():
