@@ -399,15 +399,21 @@ GOLD_BUILDS_SCHEMA = (
 GOLD_INPUTS = (*SILVER_KEYS, SCD2_HISTORY)  # the silver tables gold is built from
 
 
+def silver_versions(spark: SparkSession, settings: Settings) -> dict[str, int | None]:
+    """The Delta version of each silver table gold reads (None: no table yet)."""
+    versions = _side_by_side(
+        settings, lambda t: delta_io.table_version(spark, zones.silver_url(settings, t)), GOLD_INPUTS
+    )
+    return dict(zip(GOLD_INPUTS, versions, strict=True))
+
+
 @task(cache_policy=NO_CACHE, task_run_name="gold-state")
 def gold_state() -> GoldState:
     """The silver state now (its tables' versions) and the last complete gold build (small log reads)."""
     settings = get_settings()
     spark = spark_session(settings)
     state = delta_io.table_version(spark, zones.ops_url(settings, "processed_files"))
-    versions = _side_by_side(
-        settings, lambda t: delta_io.table_version(spark, zones.silver_url(settings, t)), GOLD_INPUTS
-    )
+    versions = silver_versions(spark, settings)
     builds = delta_io.read_delta_if_exists(spark, zones.ops_url(settings, "gold_builds"))
     last = builds.orderBy(F.col("built_at").desc()).first() if builds is not None else None
     columns = set(builds.columns) if builds is not None else set()
@@ -420,7 +426,7 @@ def gold_state() -> GoldState:
         silver=-1 if state is None else state,
         built_from=None if last is None else int(last["silver_state"]),
         built_rows=None if rows is None else {table: int(n) for table, n in rows.items()},
-        versions=dict(zip(GOLD_INPUTS, versions, strict=True)),
+        versions=versions,
         built_versions=None if built_versions is None else dict(built_versions),
         built_as_of=recorded("as_of_date"),
     )
@@ -461,15 +467,20 @@ def recorded_gold_if_nothing_new() -> dict[str, int] | None:
 
 
 @task(cache_policy=NO_CACHE, task_run_name="gold-built")
-def record_gold_build(run_id: str, state: GoldState, gold_rows: dict[str, int], as_of: datetime) -> None:
+def record_gold_build(
+    run_id: str, state: GoldState, gold_rows: dict[str, int], as_of: datetime, maintained: bool = False
+) -> None:
     """Remember that gold is complete for ``state``, with its row counts and inputs (after the writes).
 
     A run that finds gold current reports these counts instead of counting every table again; the next
     build rewrites only the tables whose inputs differ from the versions and ``as_of`` date recorded here.
+    After maintenance the silver versions are read again: OPTIMIZE and VACUUM commit new versions of the
+    same data, which must not make the next build rewrite gold.
     """
     settings = get_settings()
     spark = spark_session(settings)
-    row = (run_id, state.silver, datetime.now(UTC), gold_rows, state.versions, as_of.date())
+    versions = silver_versions(spark, settings) if maintained else state.versions
+    row = (run_id, state.silver, datetime.now(UTC), gold_rows, versions, as_of.date())
     df = spark.createDataFrame([row], GOLD_BUILDS_SCHEMA)
     # mergeSchema: a log written by older code gains the columns it lacks.
     delta_io.append(df, zones.ops_url(settings, "gold_builds"), merge_schema=True)
@@ -591,11 +602,12 @@ def medallion(
             )
             built = build_gold(as_of, stale) if stale else {}
             gold_rows = {t: built[t] if t in built else (state.built_rows or {})[t] for t in GOLD_TABLES}
-            record_gold_build(run_id, state, gold_rows, as_of)
             checks = check_quality(run_id, loads, max_quarantine_fraction)
             profile_tables(run_id)
             if run_maintenance:
                 maintain(vacuum_retention_hours)
+            # Last: a run that stops before this point is redone by the next (the same tables, rebuilt).
+            record_gold_build(run_id, state, gold_rows, as_of, maintained=run_maintenance)
         else:
             logger.info("no new bronze files: silver and gold are unchanged")
             gold_rows = state.built_rows if state.built_rows is not None else gold_row_counts()
