@@ -108,7 +108,7 @@ def _run(label: str, spark: SparkSession) -> tuple[dict[str, float], dict[str, i
     else:
         stale = state.stale(as_of)  # as the flow does: only the tables whose inputs changed
         built = stages.run("gold", lambda: m.build_gold.fn(as_of, stale)) if stale else {}
-        rows = {t: built[t] if t in built else (state.built_rows or {})[t] for t in m.GOLD_TABLES}
+        rows = state.rows_after(built)
         console.print(f"{label}: gold tables rewritten: {len(stale)} of {len(m.GOLD_TABLES)}")
         stages.run("dq", lambda: m.check_quality.fn(run_id, loads, 0.2))
         stages.run("maintenance", lambda: m.maintain.fn(168.0))

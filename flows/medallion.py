@@ -391,6 +391,11 @@ class GoldState:
         changed |= {t.name for t in GOLD_TABLES_SPEC if t.as_of is not None and moved[t.as_of]}
         return gold_to_rebuild(changed)
 
+    def rows_after(self, built: dict[str, int]) -> dict[str, int]:
+        """Every gold table's row count after a build that wrote ``built`` (the others as recorded)."""
+        recorded = self.built_rows or {}
+        return {t: built[t] if t in built else recorded[t] for t in GOLD_TABLES}
+
 
 GOLD_BUILDS_SCHEMA = (
     "run_id string, silver_state long, built_at timestamp, gold_rows map<string, bigint>,"
@@ -601,7 +606,7 @@ def medallion(
                 "gold: rewriting %d of %d tables (%s)", len(stale), len(GOLD_TABLES), ", ".join(stale)
             )
             built = build_gold(as_of, stale) if stale else {}
-            gold_rows = {t: built[t] if t in built else (state.built_rows or {})[t] for t in GOLD_TABLES}
+            gold_rows = state.rows_after(built)
             checks = check_quality(run_id, loads, max_quarantine_fraction)
             profile_tables(run_id)
             if run_maintenance:
