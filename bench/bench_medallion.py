@@ -110,7 +110,9 @@ def _run(label: str, spark: SparkSession) -> tuple[dict[str, float], dict[str, i
         built = stages.run("gold", lambda: m.build_gold.fn(as_of, stale)) if stale else {}
         rows = state.rows_after(built)
         console.print(f"{label}: gold tables rewritten: {len(stale)} of {len(m.GOLD_TABLES)}")
-        stages.run("dq", lambda: m.check_quality.fn(run_id, loads, 0.2))
+        changed = state.changed_since_build(stale)  # as the flow does: checks and profiles of these only
+        stages.run("dq", lambda: m.check_quality.fn(run_id, loads, 0.2, changed, state.built_run_id))
+        stages.run("profiles", lambda: m.profile_tables.fn(run_id, changed, state.built_run_id))
         stages.run("maintenance", lambda: m.maintain.fn(168.0))
         stages.run("maintenance", lambda: m.record_gold_build.fn(run_id, state, rows, as_of, maintained=True))
     times, jobs = stages.times, stages.jobs

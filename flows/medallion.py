@@ -32,8 +32,9 @@ from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run as flow_run_runtime
 from prefect.states import Failed
 from pyspark import SparkContext
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from flows.alerts import DQ_EVENT, DQ_FAILED_STATE, REVENUE_ANOMALY_EVENT
 from infra import zones
@@ -370,6 +371,18 @@ class GoldState:
     versions: dict[str, int | None] = field(default_factory=dict)
     built_versions: dict[str, int | None] | None = None
     built_as_of: date | None = None  # the as_of date of that build (None: older code)
+    built_run_id: str | None = None  # the run of that build: its checks and profiles describe that gold
+
+    def changed_since_build(self, stale: Sequence[str]) -> frozenset[str] | None:
+        """The silver and gold tables whose content may differ from that build's (None: any, or unknown).
+
+        A silver table changed when its Delta version did; the gold tables that change are the ``stale``
+        ones this build rewrites. The others hold what that build's checks and profiles saw.
+        """
+        if self.built_versions is None or self.built_run_id is None:
+            return None
+        silver = {t for t, version in self.versions.items() if self.built_versions.get(t, -1) != version}
+        return frozenset(silver | set(stale))
 
     def is_current(self) -> bool:
         """Gold holds every catalog table, built from this very silver state."""
@@ -434,6 +447,7 @@ def gold_state() -> GoldState:
         versions=versions,
         built_versions=None if built_versions is None else dict(built_versions),
         built_as_of=recorded("as_of_date"),
+        built_run_id=None if last is None else last["run_id"],
     )
 
 
@@ -493,19 +507,58 @@ def record_gold_build(
 
 # --- data quality ----------------------------------------------------------------------------------------
 @task(cache_policy=NO_CACHE, task_run_name="dq-checks")
-def check_quality(run_id: str, loads: list[EntityLoad], max_quarantine_fraction: float) -> list[dict]:
-    """The catalog's table checks on silver and gold after the writes, and each load's quarantine share."""
+def check_quality(
+    run_id: str,
+    loads: list[EntityLoad],
+    max_quarantine_fraction: float,
+    changed: frozenset[str] | None = None,
+    carry_from: str | None = None,
+) -> tuple[list[dict], tuple[str, ...]]:
+    """The catalog's table checks on silver and gold after the writes, and each load's quarantine share.
+
+    A check whose tables are all outside ``changed`` (the tables written since the run ``carry_from``
+    checked them) is not evaluated again: that run's result is recorded for this run as it stands. With
+    ``changed`` None every check runs. Returns the results, and the checks evaluated (``table/check``).
+    """
     settings = get_settings()
     spark = spark_session(settings)
-    tables = {t.name: _silver_table(spark, settings, t.name) for t in SILVER_TABLES}
-    tables |= {name: delta_io.read_delta(spark, zones.gold_url(settings, name)) for name in GOLD_TABLES}
     declared = {t.name: t.checks for t in SILVER_TABLES} | {name: GOLD[name].checks for name in GOLD_TABLES}
-    tables = {name: df.cache() for name, df in tables.items()}
-    results = checks.run_checks(
-        run_id, tables, declared, map_checks=lambda evaluate, items: _side_by_side(settings, evaluate, items)
+    unchanged = [
+        (table, check.name)
+        for table, table_checks in declared.items()
+        for check in table_checks
+        if changed is not None and not check.inputs(table) & changed
+    ]
+    carried = _rows_of_run(
+        spark, zones.ops_url(settings, "dq_results"), DQ_RESULTS_SCHEMA, carry_from, unchanged, run_id
+    )
+    todo = {
+        table: tuple(c for c in table_checks if (table, c.name) not in carried)
+        for table, table_checks in declared.items()
+    }
+    needed = {name for table, cs in todo.items() for c in cs for name in c.inputs(table)}
+    silver_names = {t.name for t in SILVER_TABLES}
+    tables = {
+        name: (
+            _silver_table(spark, settings, name)
+            if name in silver_names
+            else delta_io.read_delta(spark, zones.gold_url(settings, name))
+        ).cache()
+        for name in declared
+        if name in needed
+    }
+    evaluated = checks.run_checks(
+        run_id, tables, todo, map_checks=lambda evaluate, items: _side_by_side(settings, evaluate, items)
     )
     for df in tables.values():
         df.unpersist()
+    found = {(r[1], r[2]): r for r in evaluated} | {key: rows[0] for key, rows in carried.items()}
+    results = [
+        found[(table, c.name)] for table, cs in declared.items() for c in cs if (table, c.name) in found
+    ]
+    _logger().info(
+        "dq: %d checks evaluated, %d unchanged since run %s", len(evaluated), len(carried), carry_from
+    )
     for load in loads:
         if load.bronze:
             name, outcome = checks.quarantine_share(load.bronze, load.quarantined, max_quarantine_fraction)
@@ -515,7 +568,30 @@ def check_quality(run_id: str, loads: list[EntityLoad], max_quarantine_fraction:
     delta_io.replace_where(
         df, zones.ops_url(settings, "dq_results"), f"{delta_io.equals(run_id=run_id)} AND {written}"
     )
-    return [dict(zip(DQ_RESULTS_SCHEMA.fieldNames(), r, strict=True)) for r in results]
+    rows = [dict(zip(DQ_RESULTS_SCHEMA.fieldNames(), r, strict=True)) for r in results]
+    return rows, tuple(f"{r[1]}/{r[2]}" for r in evaluated)
+
+
+def _rows_of_run(
+    spark: SparkSession,
+    url: str,
+    schema: StructType,
+    run: str | None,
+    keys: Sequence[tuple[str, str]],
+    run_id: str,
+) -> dict[tuple[str, str], list[tuple[Any, ...]]]:
+    """What ``run`` wrote to the ops table at ``url`` under ``keys`` (``schema``'s 2nd and 3rd columns),
+    as rows of ``schema`` restamped with ``run_id`` and grouped by key. Keys it did not write are absent."""
+    previous = delta_io.read_delta_if_exists(spark, url) if run is not None and keys else None
+    if previous is None:
+        return {}
+    first, second = schema.fieldNames()[1:3]
+    wanted = delta_io.is_in(f"concat({first}, '/', {second})", [f"{a}/{b}" for a, b in keys])
+    rows = previous.where(f"{delta_io.equals(run_id=run)} AND {wanted}").select(*schema.fieldNames())
+    found: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    for row in rows.collect():
+        found.setdefault((row[1], row[2]), []).append((run_id, *tuple(row)[1:]))
+    return found
 
 
 @task(cache_policy=NO_CACHE, task_run_name="dq-results")
@@ -563,6 +639,10 @@ class MedallionResult:
     dq: list[dict]
     gold_rebuilt: bool  # the gold build ran (silver changed, or gold was not current)
     gold_written: tuple[str, ...] = ()  # the gold tables it rewrote: those whose inputs changed
+    # The table checks (table/check) and profiles (zone/table) it evaluated; the others, of tables nothing
+    # changed, are the last build's, recorded again for this run.
+    checks_evaluated: tuple[str, ...] = ()
+    tables_profiled: tuple[str, ...] = ()
 
 
 @flow(name="medallion", flow_run_name="medallion", log_prints=True)
@@ -595,6 +675,8 @@ def medallion(
         changed = any(load.files for load in loads)
         state = gold_state()
         checks: list[dict] = []
+        evaluated: tuple[str, ...] = ()
+        profiled: tuple[str, ...] = ()
         # Gold is rebuilt when silver changed since the last *complete* build (also when that build
         # crashed half-way in an earlier run: the next run finds no new files but redoes gold), and when the
         # catalog names a gold table that build did not write (a new mart after an upgrade).
@@ -607,8 +689,12 @@ def medallion(
             )
             built = build_gold(as_of, stale) if stale else {}
             gold_rows = state.rows_after(built)
-            checks = check_quality(run_id, loads, max_quarantine_fraction)
-            profile_tables(run_id)
+            # Checks and profiles of the tables nothing rewrote are the last build's, recorded again.
+            changed_tables = state.changed_since_build(stale)
+            checks, evaluated = check_quality(
+                run_id, loads, max_quarantine_fraction, changed_tables, state.built_run_id
+            )
+            profiled = profile_tables(run_id, changed_tables, state.built_run_id)
             if run_maintenance:
                 maintain(vacuum_retention_hours)
             # Last: a run that stops before this point is redone by the next (the same tables, rebuilt).
@@ -634,7 +720,7 @@ def medallion(
         logger.error("%s", error)
         # Prefect ends the run in this state and raises `error` to an in-process caller.
         return Failed(name=DQ_FAILED_STATE, message=str(error), data=error)  # type: ignore[return-value]  # a State, not the annotated result
-    return MedallionResult(run_id, loads, gold_rows, dq, rebuild, stale)
+    return MedallionResult(run_id, loads, gold_rows, dq, rebuild, stale, evaluated, profiled)
 
 
 def _describe(checks: list[dict]) -> str:
@@ -687,29 +773,50 @@ def announce_revenue_anomaly(run_id: str, result: dict) -> None:
 
 
 @task(cache_policy=NO_CACHE, task_run_name="profiles")
-def profile_tables(run_id: str) -> int:
-    """Profile every silver and gold table into gold/_ops/profiles (this run's rows) and an artifact."""
+def profile_tables(
+    run_id: str, changed: frozenset[str] | None = None, carry_from: str | None = None
+) -> tuple[str, ...]:
+    """Profile every silver and gold table into gold/_ops/profiles (this run's rows) and an artifact.
+
+    A table outside ``changed`` keeps the profile run ``carry_from`` took of it, recorded again for this
+    run; with ``changed`` None every table is profiled. Returns the tables profiled (``zone/table``).
+    """
     settings = get_settings()
     spark = spark_session(settings)
     urls = {("silver", t): zones.silver_url(settings, t) for t in (*SILVER_KEYS, SCD2_HISTORY)}
     urls |= {("gold", t): zones.gold_url(settings, t) for t in GOLD_TABLES}
+    unchanged = [key for key in urls if changed is not None and key[1] not in changed]
+    profiles_url = zones.ops_url(settings, "profiles")
+    carried = _rows_of_run(spark, profiles_url, PROFILES_SCHEMA, carry_from, unchanged, run_id)
 
-    def profile(item: tuple[tuple[str, str], str]) -> list[Row]:
+    def profile(item: tuple[tuple[str, str], str]) -> list[tuple[Any, ...]]:
         (zone, table), url = item
+        if (zone, table) in carried:
+            return carried[(zone, table)]
         if not delta_io.is_delta_table(spark, url):
             return []
         df = delta_io.read_delta(spark, url)
-        return analytics.profile_table(df, zone=zone, table_name=table, run_id=run_id).collect()
+        return [
+            tuple(r)
+            for r in analytics.profile_table(df, zone=zone, table_name=table, run_id=run_id).collect()
+        ]
 
     rows = [row for rows in _side_by_side(settings, profile, list(urls.items())) for row in rows]
     profiles_df = spark.createDataFrame(rows, PROFILES_SCHEMA)
-    delta_io.replace_where(profiles_df, zones.ops_url(settings, "profiles"), delta_io.equals(run_id=run_id))
+    delta_io.replace_where(profiles_df, profiles_url, delta_io.equals(run_id=run_id))
+    names = PROFILES_SCHEMA.fieldNames()
     create_markdown_artifact(
         key="medallion-profiles",
-        markdown=analytics.profiles_markdown([r.asDict() for r in rows], run_id),
+        markdown=analytics.profiles_markdown([dict(zip(names, r, strict=True)) for r in rows], run_id),
         description="Per-table profiles of silver and gold (gold/_ops/profiles)",
     )
-    return len({(r.zone, r.table_name) for r in rows})
+    _logger().info(
+        "profiles: %d tables profiled, %d unchanged since run %s",
+        len(urls) - len(carried),
+        len(carried),
+        carry_from,
+    )
+    return tuple(f"{zone}/{table}" for zone, table in urls if (zone, table) not in carried)
 
 
 @task(cache_policy=NO_CACHE, task_run_name="gold-row-counts")

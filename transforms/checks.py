@@ -31,12 +31,19 @@ class CheckOutcome:
 
 @dataclass(frozen=True)
 class TableCheck:
-    """A named check of one table; ``evaluate(table_df, tables)`` may look at other tables by name."""
+    """A named check of one table; ``evaluate(table_df, tables)`` may look at the tables in ``reads``."""
 
     name: str
     severity: Severity
     evaluate: Callable[[DataFrame, Mapping[str, DataFrame]], CheckOutcome]
     description: str = ""
+    reads: tuple[
+        str, ...
+    ] = ()  # the other tables it looks at: its outcome changes only when these or its own do
+
+    def inputs(self, table: str) -> frozenset[str]:
+        """Every table the outcome of this check on ``table`` depends on."""
+        return frozenset((table, *self.reads))
 
 
 def _aggregate(df: DataFrame, *columns: Column) -> tuple[int, ...]:
@@ -98,7 +105,9 @@ def relationship(column: str, to_table: str, to_column: str) -> TableCheck:
         samples = _samples(orphans_df, failed, lambda r: str(r[0]))
         return CheckOutcome(rows - failed, failed, samples)
 
-    return TableCheck(f"{column}_in_{to_table}", "error", evaluate, f"{column} -> {to_table}.{to_column}")
+    return TableCheck(
+        f"{column}_in_{to_table}", "error", evaluate, f"{column} -> {to_table}.{to_column}", (to_table,)
+    )
 
 
 def revenue_matches_net_lines(fact_table: str) -> TableCheck:
@@ -136,6 +145,7 @@ def revenue_matches_net_lines(fact_table: str) -> TableCheck:
         "error",
         evaluate,
         f"revenue = sum({fact_table}.net_amount) of net orders",
+        (fact_table,),
     )
 
 

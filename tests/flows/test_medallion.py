@@ -33,13 +33,17 @@ from powerbi.tmdl import check_model_against_delta
 from tests.conftest import with_fresh_zones
 from tests.support.bronze import write_bronze, write_capture
 from tests.support.expected import bad_ids, expected_gold, manifest
-from transforms.catalog import GOLD_TABLES, SILVER_KEYS
+from transforms.catalog import GOLD, GOLD_TABLES, SCD2_HISTORY, SILVER_KEYS, SILVER_TABLES
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e, pytest.mark.spark]
 
 SF, SEED, DAYS = 0.01, 7, 2
 DAY1, DAY2 = "2026-01-01", "2026-01-02"
 AS_OF = datetime(2026, 1, 3, tzinfo=UTC)
+EVERY_CHECK = {f"{t.name}/{c.name}" for t in SILVER_TABLES for c in t.checks} | {
+    f"{t}/{c.name}" for t in GOLD_TABLES for c in GOLD[t].checks
+}
+EVERY_PROFILE = {f"silver/{t}" for t in (*SILVER_KEYS, SCD2_HISTORY)} | {f"gold/{t}" for t in GOLD_TABLES}
 POWERBI_MODEL = Path(__file__).resolve().parents[2] / "powerbi" / "Lakehouse.SemanticModel"
 EXPECTATION_FOR_DEFECT = {
     "null_key": "{field}_not_null",
@@ -249,8 +253,11 @@ def test_day_two_loads_only_new_files_and_versions_customers(runs: Runs, spark: 
     assert versioned == _changed_customers(runs.generated)
     for table in ("dim_customer", "fact_sales", "mart_monthly_revenue"):
         assert runs.day2.checksums[table] != runs.day1.checksums[table], table
-    # Every entity changed on both days, so both builds rewrote every gold table.
+    # Every entity changed on both days, so both builds rewrote every gold table, checked and profiled all.
     assert runs.day1.result.gold_written == runs.day2.result.gold_written == GOLD_TABLES
+    for result in (runs.day1.result, runs.day2.result):
+        assert set(result.checks_evaluated) == EVERY_CHECK
+        assert set(result.tables_profiled) == EVERY_PROFILE
 
 
 def test_the_notebooks_run_end_to_end_on_the_same_lake(runs: Runs, tmp_path: Path) -> None:
@@ -358,6 +365,15 @@ def test_profiles_cover_every_silver_and_gold_table_with_its_row_count(
 # Last in the module: the runs below add reviews and rebuild gold after the other tests have read it.
 NEW_REVIEWS = 5
 REVIEW_TABLES = ("dim_date", "fact_reviews", "mart_product_rating", "mart_customer_360")
+# The table checks that read silver reviews or one of those gold tables: the only ones such a run evaluates.
+REVIEW_CHECKS = {
+    "reviews/keys_unique",
+    "fact_reviews/product_key_not_null",
+    "fact_reviews/product_key_known",
+    "fact_reviews/product_key_in_dim_product",
+    "mart_customer_360/keys_unique",
+    "mart_customer_360/customer_key_in_dim_customer",
+}
 
 
 @pytest.fixture(scope="module")
@@ -395,6 +411,12 @@ def test_new_reviews_alone_rewrite_only_the_gold_tables_that_read_them(
         "fact_reviews": day2_rows["fact_reviews"] + NEW_REVIEWS
     }
     assert reviews_only.checksums["mart_product_rating"] != runs.day2.checksums["mart_product_rating"]
+    # The other checks and profiles are day 2's, recorded again (the full rebuild below evaluates them all).
+    assert set(reviews_only.result.checks_evaluated) == REVIEW_CHECKS
+    assert set(reviews_only.result.tables_profiled) == {
+        "silver/reviews",
+        *(f"gold/{t}" for t in REVIEW_TABLES),
+    }
 
 
 def _record_build(spark: SparkSession, settings: Settings, **changes: object) -> None:
@@ -442,3 +464,30 @@ def test_a_full_rebuild_gives_the_gold_that_the_partial_builds_left(
     assert result.gold_written == GOLD_TABLES
     assert result.gold_rows == reviews_only.result.gold_rows
     assert _snapshot(spark, runs.settings, result).checksums == reviews_only.checksums
+    # Every check and profile evaluated anew equals what the partial run recorded (most of it carried over).
+    assert (set(result.checks_evaluated), set(result.tables_profiled)) == (EVERY_CHECK, EVERY_PROFILE)
+    full, partial = _checks_of(result), _checks_of(reviews_only.result)
+    assert set(full) == EVERY_CHECK
+    assert {key: partial[key] for key in full} == full
+    assert _profiles_of(spark, runs.settings, result) == _profiles_of(
+        spark, runs.settings, reviews_only.result
+    )
+
+
+def _checks_of(result: MedallionResult) -> dict[str, tuple[object, ...]]:
+    """The run's dq_results rows as ``table/expectation`` -> severity, passed, failed, samples."""
+    return {
+        f"{r['table_name']}/{r['expectation']}": (
+            r["severity"], r["passed_count"], r["failed_count"], r["sample_keys"]
+        )
+        for r in result.dq
+    }  # fmt: skip
+
+
+def _profiles_of(
+    spark: SparkSession, settings: Settings, result: MedallionResult
+) -> list[tuple[object, ...]]:
+    """The run's gold/_ops/profiles rows without their run id, sorted."""
+    profiles = spark.read.format("delta").load(settings.lake_url("gold", "_ops", "profiles"))
+    rows = profiles.where(F.col("run_id") == result.run_id).drop("run_id").collect()
+    return sorted((tuple(r) for r in rows), key=repr)
