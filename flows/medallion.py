@@ -610,7 +610,8 @@ def maintain(retention_hours: float, max_files: int = 8) -> list[str]:
     """Compact tables with more than ``max_files`` files (Z-order on the large facts), then VACUUM them all.
 
     Gold is rewritten in few files (``gold_rows_per_file``), so it is compacted only when it has grown in
-    pieces; VACUUM keeps ``retention_hours`` of time travel.
+    pieces; VACUUM keeps ``retention_hours`` of time travel. The file count and the commits' age come from
+    the Delta log through delta-rs: Spark runs only the OPTIMIZE and VACUUM that are due.
     """
     settings = get_settings()
     spark = spark_session(settings)
@@ -619,12 +620,13 @@ def maintain(retention_hours: float, max_files: int = 8) -> list[str]:
 
     def maintain_table(item: tuple[str, str]) -> str | None:
         name, url = item
-        if not delta_io.is_delta_table(spark, url):
+        facts = delta_rs.table_facts(settings, url)
+        if facts is None:
             return None
-        compact = delta_io.file_count(spark, url) > max_files
+        compact = facts.files > max_files
         if compact:
             delta_io.optimize(spark, url, ZORDER.get(name.removeprefix("gold/"), ()))
-        delta_io.vacuum(spark, url, retention_hours)
+        delta_io.vacuum(spark, url, retention_hours, facts.oldest_commit)
         return name if compact else None
 
     return [name for name in _side_by_side(settings, maintain_table, list(urls.items())) if name]

@@ -266,16 +266,19 @@ def optimize(spark: SparkSession, url: str, zorder_by: Sequence[str] = ()) -> No
         builder.executeCompaction()
 
 
-def vacuum(spark: SparkSession, url: str, retention_hours: float) -> bool:
+def vacuum(
+    spark: SparkSession, url: str, retention_hours: float, oldest_commit: datetime | None = None
+) -> bool:
     """Delete files no version within ``retention_hours`` needs (time travel keeps that window).
 
     Skipped (False) when every commit is younger than the window: then no file can be old enough. A full
-    VACUUM (not LITE) also removes files that crashed writers left behind without committing them.
+    VACUUM (not LITE) also removes files that crashed writers left behind without committing them. A caller
+    that read the ``oldest_commit`` from the log already (delta-rs) saves the Spark job reading the history.
     """
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    oldest = _first_value(DeltaTable.forPath(spark, url).history().agg(F.min("timestamp")))
+    oldest = oldest_commit or _first_value(DeltaTable.forPath(spark, url).history().agg(F.min("timestamp")))
     if oldest is not None and (datetime.now(oldest.tzinfo) - oldest).total_seconds() < retention_hours * 3600:
         return False
     DeltaTable.forPath(spark, url).vacuum(retention_hours)

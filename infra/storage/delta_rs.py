@@ -8,6 +8,8 @@ a Python credential object). The ``file`` backend of unit tests needs none.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from infra.identity import azure_credential
@@ -46,3 +48,20 @@ def open_table(settings: Settings, url: str) -> Any | None:  # a deltalake.Delta
         return DeltaTable(url, storage_options=storage_options(settings))
     except TableNotFoundError:
         return None
+
+
+@dataclass(frozen=True)
+class TableFacts:
+    """What maintenance asks of a table, read from its Delta log alone (no Spark job)."""
+
+    files: int  # data files of the current version
+    oldest_commit: datetime  # the earliest commit the log still holds (UTC)
+
+
+def table_facts(settings: Settings, url: str) -> TableFacts | None:
+    """The file count and oldest commit of the Delta table at ``url`` (None: no table there)."""
+    table = open_table(settings, url)
+    if table is None:
+        return None
+    oldest = min(commit["timestamp"] for commit in table.history())
+    return TableFacts(len(table.file_uris()), datetime.fromtimestamp(oldest / 1000, UTC))
