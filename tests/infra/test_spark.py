@@ -111,3 +111,10 @@ def test_the_jvm_logs_to_the_state_folder_not_the_terminal(
     added = log.read_text()[len(before) :]
     assert f"WARN test: {marker}" in added
     assert "WARN WindowExec: No Partition Defined for Window operation" in added
+
+
+def test_the_driver_jvm_runs_the_throughput_collector(spark: SparkSession) -> None:
+    """The session's own JVM, asked through its management beans: ParallelGC's two collectors, not G1's."""
+    jvm = spark.sparkContext._jvm
+    beans = jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
+    assert sorted(bean.getName() for bean in beans) == ["PS MarkSweep", "PS Scavenge"]

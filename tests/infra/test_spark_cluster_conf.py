@@ -29,6 +29,7 @@ def test_local_mode_keeps_local_checkpoints(tmp_path: Path) -> None:
     assert checkpoint_dir(settings) is None
     assert cluster_conf(settings) == {
         "spark.executor.memory": "1g",
+        "spark.executor.extraJavaOptions": "-XX:+UseParallelGC",
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
     }
@@ -43,6 +44,7 @@ def test_a_cluster_checkpoints_on_the_lake(tmp_path: Path) -> None:
     )
     assert cluster_conf(settings) == {
         "spark.executor.memory": "3g",
+        "spark.executor.extraJavaOptions": "-XX:+UseParallelGC",
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.checkpoint.dir": "abfs://s@devstoreaccount1.dfs.core.windows.net/_checkpoints",
