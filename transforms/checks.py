@@ -37,9 +37,8 @@ class TableCheck:
     severity: Severity
     evaluate: Callable[[DataFrame, Mapping[str, DataFrame]], CheckOutcome]
     description: str = ""
-    reads: tuple[
-        str, ...
-    ] = ()  # the other tables it looks at: its outcome changes only when these or its own do
+    # The other tables it looks at: its outcome changes only when one of these or its own table does.
+    reads: tuple[str, ...] = ()
 
     def inputs(self, table: str) -> frozenset[str]:
         """Every table the outcome of this check on ``table`` depends on."""
