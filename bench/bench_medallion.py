@@ -1,8 +1,8 @@
 """Medallion benchmark: full run per stage (Spark start included), incremental run, local disk vs abfs://.
 
 For each storage backend (the local lake through the DFS endpoint, and plain local disk) it loads day 0 of
-the synthetic data into bronze, runs bronze -> silver -> gold -> DQ -> maintenance and times each stage,
-then loads day 1 (2% new data) and times the incremental run, then day 2 of the streaming sources alone
+the synthetic data into bronze, runs bronze -> silver -> gold -> DQ -> profiles -> maintenance, times each
+stage, then loads day 1 (2% new data) and times the incremental run, then day 2 of the streaming sources alone
 (reviews and app_events, what the hourly medallion finds between daily batches). Both backends run in the
 same process, one after the other, so the ratio compares like with like.
 

@@ -781,7 +781,7 @@ def profile_tables(
     """Profile every silver and gold table into gold/_ops/profiles (this run's rows) and an artifact.
 
     A table outside ``changed`` keeps the profile run ``carry_from`` took of it, recorded again for this
-    run; with ``changed`` None every table is profiled. Returns the tables profiled (``zone/table``).
+    run; with ``changed`` None every table is profiled. Returns the tables profiled now (``zone/table``).
     """
     settings = get_settings()
     spark = spark_session(settings)
@@ -803,7 +803,13 @@ def profile_tables(
             for r in analytics.profile_table(df, zone=zone, table_name=table, run_id=run_id).collect()
         ]
 
-    rows = [row for rows in _side_by_side(settings, profile, list(urls.items())) for row in rows]
+    per_table = dict(zip(urls, _side_by_side(settings, profile, list(urls.items())), strict=True))
+    rows = [row for table_rows in per_table.values() for row in table_rows]
+    profiled = tuple(
+        f"{zone}/{table}"
+        for (zone, table), found in per_table.items()
+        if found and (zone, table) not in carried
+    )
     profiles_df = spark.createDataFrame(rows, PROFILES_SCHEMA)
     delta_io.replace_where(profiles_df, profiles_url, delta_io.equals(run_id=run_id))
     names = PROFILES_SCHEMA.fieldNames()
@@ -813,12 +819,9 @@ def profile_tables(
         description="Per-table profiles of silver and gold (gold/_ops/profiles)",
     )
     _logger().info(
-        "profiles: %d tables profiled, %d unchanged since run %s",
-        len(urls) - len(carried),
-        len(carried),
-        carry_from,
+        "profiles: %d tables profiled, %d unchanged since run %s", len(profiled), len(carried), carry_from
     )
-    return tuple(f"{zone}/{table}" for zone, table in urls if (zone, table) not in carried)
+    return profiled
 
 
 @task(cache_policy=NO_CACHE, task_run_name="gold-row-counts")
