@@ -8,6 +8,7 @@ import logging
 import uvicorn
 
 from infra.local.dfs.app import DfsApp
+from infra.local.dfs.protocol import AzureHttpToolsProtocol
 from infra.settings import Settings
 
 
@@ -30,7 +31,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Azurite call is too much
     if args.access_log:
         logging.getLogger("infra.local.dfs.access").setLevel(logging.DEBUG)
     app = DfsApp(settings, delete_batch=args.delete_batch, count_calls=args.count_calls)
@@ -41,8 +41,9 @@ def main(argv: list[str] | None = None) -> None:
         lifespan="on",
         access_log=False,
         log_level="warning",
-        # Our own check answers oversized headers with a proper 400; let them reach it.
-        h11_max_incomplete_event_size=64 * 1024,
+        # C parser and event loop: about a third less CPU per request than h11 on asyncio (bench_dfs).
+        http=AzureHttpToolsProtocol,
+        loop="uvloop",
         timeout_keep_alive=30,
         # The app sets Date and Server itself (forwarded answers carry Azurite's).
         server_header=False,

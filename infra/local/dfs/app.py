@@ -17,13 +17,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 from xml.etree import ElementTree
 
-import httpcore
-import httpx
+import aiohttp
 
 from infra.local.dfs.asgi import Receive, Request, Scope, Send, respond, respond_stream
 from infra.local.dfs.auth import SAS_PARAMETERS, Authenticator, Grant, SignedRequest
@@ -32,11 +31,13 @@ from infra.local.dfs.blobstore import (
     FOLDER_KEY,
     PRIVATE_KEYS,
     TRANSACTION_KEY,
+    Answer,
     BlobStore,
     http_date,
     is_folder,
     metadata_from,
     raise_for,
+    session_for_azurite,
 )
 from infra.local.dfs.counting import CallCounter, operation_name
 from infra.local.dfs.errors import StorageError, error_response
@@ -105,19 +106,14 @@ class DfsApp:
         self.blob_url = f"http://{settings.blob_host or settings.host}:{settings.blob_port}"
         self.auth = Authenticator(self.account, settings.storage_key.get_secret_value())
         self.delete_batch = delete_batch
-        self.client: httpx.AsyncClient | None = None
+        self.client: aiohttp.ClientSession | None = None
         self._logs_ready = False
         # Requests per DFS operation and the Azurite calls each made (GET /_stats); None = not counted.
         self.counter = CallCounter() if count_calls else None
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def startup(self) -> None:
-        # httpcore reads 64 KB per socket read; 1 MB reads relay large bodies with far fewer loop turns.
-        httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = 1024 * 1024
-        self.client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-            timeout=httpx.Timeout(120.0, connect=10.0),
-        )
+        self.client = session_for_azurite()
         self.store = BlobStore(self.blob_url, self.account, self.auth.key, self.client)
         self.store.counter = self.counter
         self.namespace = Namespace(self.store)
@@ -125,7 +121,7 @@ class DfsApp:
 
     async def shutdown(self) -> None:
         if self.client is not None:
-            await self.client.aclose()
+            await self.client.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -205,7 +201,7 @@ class DfsApp:
                 return
             await self._respond_error(tracked_send, error, api, scope, version)
         except Exception as exc:
-            if isinstance(exc, httpx.TransportError | OSError):
+            if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
                 log.warning("Azurite unreachable: %s", exc)
                 failure = StorageError("ServerBusy", "The storage backend (Azurite) is not reachable.")
             else:
@@ -401,7 +397,7 @@ class DfsApp:
         if path:
             upstream = await self._send_upstream(request, filesystem, path, "HEAD", stream=False)
             if upstream.status_code != 404:
-                headers = self._dfs_headers(upstream.headers, action)
+                headers = self._dfs_headers(upstream, action)
                 await respond(send, upstream.status_code, headers)
                 return None
             if upstream.headers.get("x-ms-error-code") == "ContainerNotFound":
@@ -434,22 +430,22 @@ class DfsApp:
         try:
             if upstream.status_code == 404 and upstream.headers.get("x-ms-error-code") == "BlobNotFound":
                 raise StorageError("PathNotFound")
-            headers = self._dfs_headers(upstream.headers, "")
+            headers = self._dfs_headers(upstream, "")
             await respond_stream(send, upstream.status_code, headers.items(), upstream.aiter_raw())
         finally:
             await upstream.aclose()
 
     async def _send_upstream(
         self, request: Request, filesystem: str, path: str, method: str, stream: bool
-    ) -> httpx.Response:
+    ) -> Answer:
         headers = {k: v for k, v in request.headers.items() if k not in HOP_HEADERS}
         upstream = self.store.build(method, self.store.url_path(filesystem, path), headers=headers)
         return await self.store.send(upstream, stream=stream)
 
     @staticmethod
-    def _dfs_headers(upstream: httpx.Headers, action: str) -> dict[str, str]:
-        headers = _visible(upstream.multi_items())
-        metadata = metadata_from(upstream.raw)
+    def _dfs_headers(upstream: Answer, action: str) -> dict[str, str]:
+        headers = _visible(upstream.headers.items())
+        metadata = metadata_from(upstream.raw_headers)
         is_directory = is_folder(metadata)
         acl = access_control(metadata, is_directory)
         headers.update(
@@ -524,7 +520,7 @@ class DfsApp:
             upstream_request.headers.pop("authorization", None)
         upstream = await self.store.send(upstream_request, stream=True)
         try:
-            headers_out = _visible(upstream.headers.multi_items())
+            headers_out = _visible(upstream.headers.items())
             if target.filesystem and method == "DELETE" and upstream.status_code < 300:
                 self.namespace.forget_tree(target.filesystem, target.path)
             if listing and not with_system and upstream.status_code == 200:
@@ -565,7 +561,7 @@ class DfsApp:
         try:
             response = await self.store.call("GET", None, query=[("comp", "list"), ("maxresults", "1")])
             healthy = response.status_code == 200
-        except httpx.HTTPError:
+        except (aiohttp.ClientError, TimeoutError, OSError):
             healthy = False
         body = json.dumps(
             {"status": "ok" if healthy else "azurite unavailable", "blob": self.blob_url}
@@ -583,7 +579,7 @@ def _common(version: str) -> dict[str, str]:
     }
 
 
-def _visible(items: list[tuple[str, str]]) -> dict[str, str]:
+def _visible(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Upstream headers minus hop-by-hop ones and the namespace's private metadata."""
     kept: dict[str, str] = {}
     for name, value in items:

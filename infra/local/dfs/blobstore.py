@@ -1,4 +1,4 @@
-"""The Azurite side: one pooled ``httpx.AsyncClient`` speaking the Blob API, every request Shared-Key signed.
+"""The Azurite side: a pooled ``aiohttp.ClientSession`` speaking the Blob API, each request Shared-Key signed.
 
 Azurite holds all state. The DFS layer stores a directory as a zero-length block blob with metadata
 ``hdi_isfolder=true`` and a file as a block blob, the layout real ADLS Gen2 shows to Blob clients.
@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 from xml.etree import ElementTree
 
-import httpx
+import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from infra.local.dfs.auth import sign_for_azurite
 from infra.local.dfs.counting import CallCounter
@@ -94,7 +96,7 @@ class BlobProperties:
     last_modified: str
     content_length: int
     metadata: dict[str, str]
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # case-insensitive
 
     @property
     def is_directory(self) -> bool:
@@ -135,7 +137,63 @@ class BlobPage:
     next_marker: str
 
 
-def raise_for(response: httpx.Response, not_found: str = "PathNotFound") -> None:
+@dataclass
+class Call:
+    """One signed Blob API request to Azurite, built by :meth:`BlobStore.build`."""
+
+    method: str
+    url_path: str  # percent-encoded, as signed
+    query: list[tuple[str, str]]
+    headers: dict[str, str]  # lower-case names; the authorization may still be dropped (anonymous reads)
+    content: bytes | AsyncIterator[bytes] | None
+    target: str  # url_path and the encoded query
+
+    def param(self, name: str) -> str | None:
+        return next((v for k, v in self.query if k == name), None)
+
+
+class Answer:
+    """Azurite's answer: status, headers and the body, read whole or (``stream=True``) still to come."""
+
+    def __init__(self, response: aiohttp.ClientResponse, content: bytes = b"") -> None:
+        self._response = response
+        self.status_code = response.status
+        # Names lower-cased (as the DFS layer writes them), looked up in any case.
+        self.headers = CIMultiDictProxy(CIMultiDict((k.lower(), v) for k, v in response.headers.items()))
+        self.raw_headers: tuple[tuple[bytes, bytes], ...] = response.raw_headers
+        self.content = content
+
+    async def aiter_raw(self) -> AsyncIterator[bytes]:
+        """The body as it arrives (never decoded: the session does not decompress)."""
+        async for chunk in self._response.content.iter_any():
+            yield chunk
+
+    async def aread(self) -> bytes:
+        self.content = await self._response.read()
+        return self.content
+
+    async def aclose(self) -> None:
+        self._response.release()  # back to the pool, or closed if the body was not read to the end
+
+
+def session_for_azurite(connections: int = 64) -> aiohttp.ClientSession:
+    """The session every Azurite call goes through: pooled keep-alive connections, nothing added to what
+    was signed (no default Content-Type, Accept or User-Agent), bodies relayed as they are."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(
+            limit=connections,
+            # Azurite (Node) closes idle connections after 5 s; give ours up well before that.
+            keepalive_timeout=2.0,
+        ),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10.0, sock_read=120.0),
+        auto_decompress=False,
+        skip_auto_headers=("Content-Type", "Accept", "Accept-Encoding", "User-Agent"),
+        read_bufsize=2 * 1024 * 1024,  # large downloads relay in big chunks, few loop turns
+        trust_env=False,
+    )
+
+
+def raise_for(response: Answer, not_found: str = "PathNotFound") -> None:
     """Turn an Azurite error answer into the matching :class:`StorageError`."""
     if response.status_code < 400:
         return
@@ -147,12 +205,12 @@ def raise_for(response: httpx.Response, not_found: str = "PathNotFound") -> None
     raise StorageError(code or "InternalError", message, status=response.status_code)
 
 
-def _code_from_body(response: httpx.Response) -> str:
+def _code_from_body(response: Answer) -> str:
     match = re.search(rb"<Code>([^<]+)</Code>", response.content or b"")
     return match.group(1).decode() if match else ""
 
 
-def _message_from_body(response: httpx.Response) -> str | None:
+def _message_from_body(response: Answer) -> str | None:
     match = re.search(rb"<Message>([^<]*)</Message>", response.content or b"")
     return match.group(1).decode().split("\n")[0] if match else None
 
@@ -160,7 +218,7 @@ def _message_from_body(response: httpx.Response) -> str | None:
 class BlobStore:
     """Blob API calls against Azurite for one account."""
 
-    def __init__(self, base_url: str, account: str, key: bytes, client: httpx.AsyncClient) -> None:
+    def __init__(self, base_url: str, account: str, key: bytes, client: aiohttp.ClientSession) -> None:
         self.base_url = base_url.rstrip("/")
         self.account = account
         self.key = key
@@ -171,21 +229,36 @@ class BlobStore:
         # there through this endpoint; users of an entry still check its ETag against Azurite.
         self._known_files: dict[str, BlobProperties] = {}
 
-    async def send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
+    async def send(self, request: Call, stream: bool = False) -> Answer:
         """Send a request built by :meth:`build` (every Azurite call goes through here)."""
         if self.counter is not None:
-            self.counter.blob_call(request.method, request.url.params.multi_items())
-        if request.method in ("GET", "HEAD") or request.url.params.get("comp") == "block":
-            return await self.client.send(request, stream=stream)  # Put Block changes no property
+            self.counter.blob_call(request.method, request.query)
+        if request.method in ("GET", "HEAD") or request.param("comp") == "block":
+            return await self._send(request, stream)  # Put Block changes no property
         self._forget_written(request)
         try:
-            return await self.client.send(request, stream=stream)
+            return await self._send(request, stream)
         finally:
             self._forget_written(request)
 
+    async def _send(self, request: Call, stream: bool) -> Answer:
+        response = await self.client.request(
+            request.method,
+            URL(self.base_url + request.target, encoded=True),  # sent as signed, not re-quoted
+            headers=request.headers,
+            data=request.content,
+            allow_redirects=False,
+        )
+        if stream:
+            return Answer(response)
+        try:
+            return Answer(response, await response.read())
+        finally:
+            response.release()
+
     # --- files the endpoint wrote itself ---------------------------------------------------------
     def _key(self, filesystem: str, path: str) -> str:
-        return httpx.URL(self.base_url + self.url_path(filesystem, path)).path  # as send() sees it
+        return unquote(self.url_path(filesystem, path))  # as _forget_written() sees it
 
     def remember(self, filesystem: str, path: str, properties: BlobProperties) -> None:
         """Keep what a write of this endpoint just made of a file (saves the lookup before its next write)."""
@@ -197,10 +270,10 @@ class BlobStore:
         """The file as this endpoint last wrote it, if nothing was written there since (check the ETag)."""
         return self._known_files.get(self._key(filesystem, path))
 
-    def _forget_written(self, request: httpx.Request) -> None:
-        key = request.url.path
+    def _forget_written(self, request: Call) -> None:
+        key = unquote(request.url_path)
         self._known_files.pop(key, None)
-        if request.method == "DELETE" and request.url.params.get("restype") == "container":
+        if request.method == "DELETE" and request.param("restype") == "container":
             below = key.rstrip("/") + "/"
             for name in [k for k in self._known_files if k.startswith(below)]:
                 del self._known_files[name]
@@ -221,7 +294,7 @@ class BlobStore:
         query: Iterable[tuple[str, str]] = (),
         headers: Mapping[str, str] | None = None,
         content: bytes | AsyncIterator[bytes] | None = None,
-    ) -> httpx.Request:
+    ) -> Call:
         """A signed request; ``headers`` must use lower-case names."""
         query = list(query)
         sent = {k: v for k, v in (headers or {}).items() if v is not None}
@@ -236,7 +309,7 @@ class BlobStore:
         target = url_path
         if query:
             target += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
-        return self.client.build_request(method, self.base_url + target, headers=sent, content=content)
+        return Call(method, url_path, query, sent, content, target)
 
     async def call(
         self,
@@ -246,7 +319,7 @@ class BlobStore:
         query: Iterable[tuple[str, str]] = (),
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         """A small request whose answer is read whole."""
         request = self.build(method, self.url_path(filesystem, path), query, headers, content)
         return await self.send(request)
@@ -264,7 +337,7 @@ class BlobStore:
             etag=response.headers.get("etag", ""),
             last_modified=response.headers.get("last-modified", ""),
             content_length=int(response.headers.get("content-length", "0")),
-            metadata=metadata_from(response.headers.raw),
+            metadata=metadata_from(response.raw_headers),
             headers=response.headers,
         )
 
@@ -274,7 +347,7 @@ class BlobStore:
         path: str,
         metadata: Mapping[str, str],
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         """Put Blob with no content (a new file, or a directory marker)."""
         sent = {"x-ms-blob-type": "BlockBlob", **metadata_headers(metadata), **(headers or {})}
         response = await self.call("PUT", filesystem, path, headers=sent, content=b"")
@@ -319,7 +392,7 @@ class BlobStore:
         committed: list[str],
         uncommitted: list[str],
         headers: Mapping[str, str],
-    ) -> httpx.Response:
+    ) -> Answer:
         body = "".join(f"<Committed>{b}</Committed>" for b in committed)
         body += "".join(f"<Uncommitted>{b}</Uncommitted>" for b in uncommitted)
         xml = f'<?xml version="1.0" encoding="utf-8"?><BlockList>{body}</BlockList>'.encode()
@@ -333,15 +406,13 @@ class BlobStore:
         path: str,
         metadata: Mapping[str, str],
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         sent = {**metadata_headers(metadata), **(headers or {})}
         response = await self.call("PUT", filesystem, path, [("comp", "metadata")], sent)
         raise_for(response)
         return response
 
-    async def set_http_headers(
-        self, filesystem: str, path: str, headers: Mapping[str, str]
-    ) -> httpx.Response:
+    async def set_http_headers(self, filesystem: str, path: str, headers: Mapping[str, str]) -> Answer:
         response = await self.call("PUT", filesystem, path, [("comp", "properties")], headers)
         raise_for(response)
         return response
@@ -353,7 +424,7 @@ class BlobStore:
         filesystem: str,
         destination: str,
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         """Copy Blob inside the account (Azurite completes it synchronously)."""
         source_url = self.base_url + self.url_path(source_filesystem, source)
         sent = {"x-ms-copy-source": source_url, **(headers or {})}
@@ -366,18 +437,14 @@ class BlobStore:
         raise_for(response)
         return response
 
-    async def lease(
-        self, filesystem: str, path: str, action: str, headers: Mapping[str, str]
-    ) -> httpx.Response:
+    async def lease(self, filesystem: str, path: str, action: str, headers: Mapping[str, str]) -> Answer:
         """Lease Blob: ``action`` is acquire, renew, release, break or change."""
         sent = {"x-ms-lease-action": action, **headers}
         response = await self.call("PUT", filesystem, path, [("comp", "lease")], sent)
         raise_for(response)
         return response
 
-    async def delete(
-        self, filesystem: str, path: str, headers: Mapping[str, str] | None = None
-    ) -> httpx.Response:
+    async def delete(self, filesystem: str, path: str, headers: Mapping[str, str] | None = None) -> Answer:
         response = await self.call("DELETE", filesystem, path, headers=headers)
         raise_for(response)
         return response
@@ -430,7 +497,7 @@ class BlobStore:
             etag=response.headers.get("etag", ""),
             last_modified=response.headers.get("last-modified", ""),
             content_length=0,
-            metadata=metadata_from(response.headers.raw),
+            metadata=metadata_from(response.raw_headers),
             headers=response.headers,
         )
 

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
-import httpx
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from infra.local.dfs.asgi import Request
 from infra.local.dfs.blobstore import (
     ENCRYPTION_CONTEXT_KEY,
     EXPIRY_KEY,
     TRANSACTION_KEY,
+    Answer,
     BlobProperties,
     BlobStore,
     block_id,
@@ -147,7 +148,7 @@ def _as_written(
         last_modified=response_headers.get("last-modified", ""),
         content_length=content_length,
         metadata=dict(metadata),
-        headers=httpx.Headers(shown),
+        headers=CIMultiDictProxy(CIMultiDict(shown)),
     )
 
 
@@ -316,7 +317,7 @@ class PathOperations:
         request: Request,
         filesystem: str,
         path: str,
-        response: httpx.Response,
+        response: Answer,
         metadata: dict[str, str],
         headers: Mapping[str, str],
     ) -> Reply:
@@ -665,7 +666,7 @@ class PathOperations:
         dst: PathInfo | None,
         transaction: dict[str, str],
         source_lease: Mapping[str, str],
-    ) -> httpx.Response:
+    ) -> Answer:
         guard = {"if-match": dst.etag} if dst is not None else {"if-none-match": "*"}
         headers = guard | {"x-ms-source-if-match": src.etag}
         if transaction:  # metadata given to Copy Blob replaces the source's: send all of it
