@@ -103,6 +103,16 @@ class BlobProperties:
         return is_folder(self.metadata)
 
 
+@dataclass
+class KnownFile:
+    """A file as this endpoint's own last write left it: its properties, its committed blocks as (id, size)
+    and the blocks this endpoint staged on it since, by position."""
+
+    properties: BlobProperties
+    committed: list[tuple[str, int]]
+    staged: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class BlockList:
     """What a Get Block List answered: blocks as (id, size), and the ETag of the committed blob."""
@@ -224,10 +234,10 @@ class BlobStore:
         self.key = key
         self.client = client
         self.counter: CallCounter | None = None  # set by ``--count-calls``
-        # URL path -> the properties of a file as this endpoint's own last write left it. Every write sent
-        # to a path forgets it (before and after the call), so an entry only lives while nothing else wrote
-        # there through this endpoint; users of an entry still check its ETag against Azurite.
-        self._known_files: dict[str, BlobProperties] = {}
+        # URL path -> a file as this endpoint's own last write left it. Every write sent to a path forgets
+        # it (before and after the call; a staged block is no write), so an entry only lives while nothing
+        # else wrote there through this endpoint; users of an entry still make Azurite check its ETag.
+        self._known_files: dict[str, KnownFile] = {}
 
     async def send(self, request: Call, stream: bool = False) -> Answer:
         """Send a request built by :meth:`build` (every Azurite call goes through here)."""
@@ -260,14 +270,22 @@ class BlobStore:
     def _key(self, filesystem: str, path: str) -> str:
         return unquote(self.url_path(filesystem, path))  # as _forget_written() sees it
 
-    def remember(self, filesystem: str, path: str, properties: BlobProperties) -> None:
-        """Keep what a write of this endpoint just made of a file (saves the lookup before its next write)."""
+    def remember(
+        self, filesystem: str, path: str, properties: BlobProperties, blocks: list[tuple[str, int]]
+    ) -> None:
+        """Keep what a write of this endpoint just made of a file, with its committed blocks as (id, size)
+        (saves the lookups before its next append and flush)."""
         if len(self._known_files) >= MAX_KNOWN_FILES:
             self._known_files.clear()
-        self._known_files[self._key(filesystem, path)] = properties
+        self._known_files[self._key(filesystem, path)] = KnownFile(properties, list(blocks))
 
     def known(self, filesystem: str, path: str) -> BlobProperties | None:
         """The file as this endpoint last wrote it, if nothing was written there since (check the ETag)."""
+        entry = self._known_files.get(self._key(filesystem, path))
+        return entry.properties if entry is not None else None
+
+    def own_blocks(self, filesystem: str, path: str) -> KnownFile | None:
+        """The file as this endpoint last wrote it, its committed blocks and the blocks it staged since."""
         return self._known_files.get(self._key(filesystem, path))
 
     def _forget_written(self, request: Call) -> None:
@@ -369,6 +387,10 @@ class BlobStore:
         )
         response = await self.send(request)
         raise_for(response)
+        entry = self._known_files.get(self._key(filesystem, path))
+        position = block_position(block)
+        if entry is not None and position is not None:
+            entry.staged[position] = (block, length)
 
     async def block_list(self, filesystem: str, path: str) -> BlockList:
         """Get Block List: committed and uncommitted blocks, and the blob's ETag."""

@@ -156,6 +156,16 @@ def _lease(headers: Mapping[str, str]) -> dict[str, str]:
     return {"x-ms-lease-id": headers["x-ms-lease-id"]} if headers.get("x-ms-lease-id") else {}
 
 
+def _chain(staged: Mapping[int, tuple[str, int]], start: int, position: int) -> list[tuple[str, int]] | None:
+    """The staged blocks, as (id, size), that tile the file from ``start`` to ``position`` (None: none do)."""
+    chain, cursor = [], start
+    while cursor < position and cursor in staged:
+        block, size = staged[cursor]
+        chain.append((block, size))
+        cursor += size
+    return chain if cursor == position else None
+
+
 def _position(request: Request) -> int:
     value = request.params.get("position")
     if value is None or not value.isdigit():
@@ -325,7 +335,7 @@ class PathOperations:
         if await self._propose_lease(request, filesystem, path):
             info = await self.ns.stat(filesystem, path)
             return written({"etag": info.etag, "last-modified": info.last_modified} if info else {})
-        self.store.remember(filesystem, path, _as_written(response.headers, 0, metadata, headers))
+        self.store.remember(filesystem, path, _as_written(response.headers, 0, metadata, headers), [])
         return written(response.headers)
 
     async def _propose_lease(self, request: Request, filesystem: str, path: str) -> bool:
@@ -413,6 +423,40 @@ class PathOperations:
         status: int,
         lease: Mapping[str, str] | None = None,
     ) -> Reply:
+        own = self._own_blocks_to_commit(request, filesystem, path, position)
+        if own is not None:
+            try:
+                return await self._put_blocks(request, filesystem, path, position, status, lease, *own)
+            except StorageError as error:
+                if error.code not in ("ConditionNotMet", "InvalidBlockList"):
+                    raise
+                # Written or its blocks discarded behind the endpoint's back: look it all up.
+        blob, committed, chain = await self._blocks_to_commit(request, filesystem, path, position)
+        return await self._put_blocks(
+            request, filesystem, path, position, status, lease, blob, committed, chain
+        )
+
+    def _own_blocks_to_commit(
+        self, request: Request, filesystem: str, path: str, position: int
+    ) -> tuple[BlobProperties, list[tuple[str, int]], list[tuple[str, int]]] | None:
+        """(file, committed blocks, blocks to add) from this endpoint's own writes alone, without a lookup.
+
+        Only a file the endpoint wrote last, a flush with no conditions of its own, and staged blocks that
+        tile the file up to ``position``. The Put Block List that follows carries ``If-Match`` with the ETag
+        of that write, so a file changed since is refused and the flush takes the general way.
+        """
+        if any(request.headers.get(name) for name in CONDITIONS):
+            return None
+        own = self.store.own_blocks(filesystem, path)
+        if own is None:
+            return None
+        chain = _chain(own.staged, sum(size for _, size in own.committed), position)
+        return None if chain is None else (own.properties, own.committed, chain)
+
+    async def _blocks_to_commit(
+        self, request: Request, filesystem: str, path: str, position: int
+    ) -> tuple[BlobProperties | None, list[tuple[str, int]], list[tuple[str, int]]]:
+        """(file or None, committed blocks, blocks to add), looked up in Azurite and checked."""
         blob: BlobProperties | None = None
         blocks = None
         known = self.store.known(filesystem, path)
@@ -435,18 +479,32 @@ class PathOperations:
         check_conditions(info, request.headers, exists="PathAlreadyExists")
         if blocks is None:
             blocks = await self.store.block_list(filesystem, path)
-        committed, uncommitted = blocks.committed, blocks.uncommitted
-        committed_length = sum(size for _, size in committed)
+        committed_length = sum(size for _, size in blocks.committed)
         if committed_length != (blob.content_length if blob else 0):
             raise StorageError("InvalidFlushOperation")
-        staged = {block_position(b): (b, size) for b, size in uncommitted}
-        chain, cursor = [], committed_length
-        while cursor < position and cursor in staged:
-            block, size = staged[cursor]
-            chain.append(block)
-            cursor += size
-        if cursor != position:
+        staged = {}
+        for block, size in blocks.uncommitted:
+            at = block_position(block)
+            if at is not None:
+                staged[at] = (block, size)
+        chain = _chain(staged, committed_length, position)
+        if chain is None:
             raise StorageError("InvalidFlushPosition")
+        return blob, blocks.committed, chain
+
+    async def _put_blocks(
+        self,
+        request: Request,
+        filesystem: str,
+        path: str,
+        position: int,
+        status: int,
+        lease: Mapping[str, str] | None,
+        blob: BlobProperties | None,
+        committed: list[tuple[str, int]],
+        chain: list[tuple[str, int]],
+    ) -> Reply:
+        """Commit ``chain`` after ``committed`` (Put Block List), keeping the file's headers and metadata."""
         overrides = {CONTENT_HEADERS[h]: v for h, v in request.headers.items() if h in CONTENT_HEADERS}
         if blob is not None and not chain and not overrides:
             return written({"etag": blob.etag, "last-modified": blob.last_modified}, status)
@@ -463,10 +521,11 @@ class PathOperations:
             headers["if-match"] = blob.etag
             headers |= {f"x-ms-meta-{k}": v for k, v in blob.metadata.items()}
         response = await self.store.put_block_list(
-            filesystem, path, [b for b, _ in committed], chain, headers
+            filesystem, path, [b for b, _ in committed], [b for b, _ in chain], headers
         )
         metadata = blob.metadata if blob is not None else {}
-        self.store.remember(filesystem, path, _as_written(response.headers, position, metadata, headers))
+        properties = _as_written(response.headers, position, metadata, headers)
+        self.store.remember(filesystem, path, properties, [*committed, *chain])
         return written(response.headers, status)
 
     # --- properties and access control --------------------------------------------------------------
