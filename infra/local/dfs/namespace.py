@@ -240,6 +240,10 @@ class Namespace:
             self._known_directories.clear()
         self._known_directories.add((filesystem, path))
 
+    def knows_directory(self, filesystem: str, path: str) -> bool:
+        """Whether ``path`` is a directory this endpoint made or saw with its marker (and has not removed)."""
+        return (filesystem, path) in self._known_directories
+
     def forget_tree(self, filesystem: str, path: str = "") -> None:
         """Drop cached knowledge of ``path`` and everything below it (the whole filesystem for '')."""
         prefix = path + "/"

@@ -650,23 +650,19 @@ class PathOperations:
         if not path and mode == "legacy":
             raise StorageError("InvalidDestinationPath", "The destination must be a path.", status=400)
         resolves = mode == "posix" and (source_fs, source_path) != (filesystem, path)
+        # Whether the source moves into the directory ``path`` names. Guess not (the common case, one lookup
+        # of ``path``); the lookup under the locks tells, and a wrong guess locks the right names and looks
+        # again.
+        into = False
         for _ in range(3):
-            destination = path
-            if resolves:
-                named = await self.ns.stat(filesystem, path)
-                if named is not None and named.is_directory:
-                    destination = join_path(path, source_path.rpartition("/")[2])
+            destination = join_path(path, source_path.rpartition("/")[2]) if into else path
             keys = ((source_fs, source_path), (filesystem, path), (filesystem, destination))
             async with self.ns.locked(*keys):
-                if resolves:
-                    # The destination was resolved before the locks were taken: check it still holds.
-                    named = await self.ns.stat(filesystem, path)
-                    if (named is not None and named.is_directory) != (destination != path):
-                        continue
-                if resolves and destination == path:
-                    dst = named
-                else:
-                    dst = await self.ns.stat(filesystem, destination)
+                named = await self.ns.stat(filesystem, path) if resolves else None
+                if resolves and (named is not None and named.is_directory) != into:
+                    into = not into
+                    continue
+                dst = named if resolves and not into else await self.ns.stat(filesystem, destination)
                 return await self._rename_locked(request, source, filesystem, destination, dst)
         raise StorageError("ServerBusy", "The destination kept changing during the rename; retry it.")
 
@@ -686,12 +682,12 @@ class PathOperations:
         if same_filesystem and src.is_directory and is_within(path, source_path):
             raise StorageError("InvalidRenameSourcePath")
         parent = parent_of(path)
-        if parent:
+        if not parent:
+            await self.store.container_properties(filesystem)
+        elif not self.ns.knows_directory(filesystem, parent):  # (as for a create, a known one is trusted)
             parent_info = await self.ns.stat(filesystem, parent)
             if parent_info is None or not parent_info.is_directory:
                 raise StorageError("RenameDestinationParentPathNotFound")
-        else:
-            await self.store.container_properties(filesystem)
         check_conditions(dst, request.headers, exists="PathAlreadyExists")
         if dst is not None and dst.is_directory != src.is_directory:
             raise StorageError("InvalidSourceOrDestinationResourceType", headers=existing_type(dst))
