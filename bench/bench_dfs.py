@@ -7,7 +7,9 @@ sides of every ratio run in the same process and interleaved round by round (the
    Blob API (azure-storage-blob), in MB/s, and the ratio DFS / direct;
 2. writing 1M rows of Delta over abfs:// through the endpoint versus the same write to local disk;
 3. 1,000 small-file creates (create, append, flush: what the ABFS driver and the DataLake SDK send for a
-   small file) and one listing through the endpoint, per second, with the CPU the endpoint and Azurite spent;
+   small file) and one listing through the endpoint, per second, with the CPU the endpoint, Azurite and the
+   client spent; beside them the same number of one-call Put Blob creates straight to Azurite with the same
+   SDK and threads, the ceiling any endpoint in front of Azurite stays under on this machine;
 4. the Azurite calls each DFS operation made (the endpoint runs with ``--count-calls``), and the DFS calls the
    ABFS driver makes for one small Delta commit (10 rows appended to an existing table).
 """
@@ -165,9 +167,11 @@ def delta_write(settings: Settings, rows: int, rounds: int) -> tuple[float, floa
 @dataclasses.dataclass
 class SmallFiles:
     creates_per_s: float
+    direct_per_s: float  # one Put Blob each, straight to Azurite
     listed_per_s: float
     listed: int
     cpu_per_create_ms: dict[str, float]  # process -> CPU milliseconds per create
+    direct_cpu_ms: dict[str, float]  # the same per direct Put Blob
     calls: Calls  # of the creates
 
 
@@ -191,16 +195,30 @@ def small_files(settings: Settings, count: int, pids: dict[str, int | None]) -> 
         file.append_data(payload, 0, len(payload))
         file.flush_data(len(payload))
 
+    blob = BlobServiceClient(settings.blob_url, credential=credential_for(settings))
+    direct = blob.get_container_client("small")
+
+    def put_blob(i: int) -> None:
+        direct.upload_blob(f"direct/part={i % 10}/e{i:05d}.json", payload)
+
+    pids = {**pids, "client": os.getpid()}
+
+    def measured(action: Callable[[int], None]) -> tuple[float, dict[str, float]]:
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            took = timed(lambda: list(pool.map(action, range(count))))
+        return took, {name: (cpu_seconds(pid) - before[name]) * 1000 / count for name, pid in pids.items()}
+
     call_counts(settings, clear=True)
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        created = timed(lambda: list(pool.map(create, range(count))))
-    cpu = {name: (cpu_seconds(pid) - before[name]) * 1000 / count for name, pid in pids.items()}
+    created, cpu = measured(create)
     calls = call_counts(settings)
+    direct_took, direct_cpu = measured(put_blob)
     listed: list[str] = []
     listing = timed(lambda: listed.extend(p.name for p in fs.get_paths(path="events") if not p.is_directory))
     assert len(listed) == count
-    return SmallFiles(count / created, count / listing, len(listed), cpu, calls)
+    return SmallFiles(
+        count / created, count / direct_took, count / listing, len(listed), cpu, direct_cpu, calls
+    )
 
 
 def print_calls(title: str, calls: Calls, per: int) -> None:
@@ -257,10 +275,14 @@ def main() -> None:
         abfs_s, local_s, _ = delta
         label = f"Delta write {args.rows:,} rows (s)"
         print(f"{label:<34}{abfs_s:>14.1f}{local_s:>14.1f}{local_s / abfs_s:>8.2f}")
-    print(f"{f'{args.small_files:,} small-file creates (/s)':<34}{small.creates_per_s:>14.0f}")
+    label = f"{args.small_files:,} small-file creates (/s)"
+    ratio = small.creates_per_s / small.direct_per_s
+    print(f"{label:<34}{small.creates_per_s:>14.0f}{small.direct_per_s:>14.0f}{ratio:>8.2f}")
     print(f"{f'list {small.listed:,} files (paths/s)':<34}{small.listed_per_s:>14.0f}")
     cpu = ", ".join(f"{name} {ms:.1f} ms" for name, ms in small.cpu_per_create_ms.items())
     print(f"CPU per small-file create: {cpu}")
+    cpu = ", ".join(f"{name} {ms:.1f} ms" for name, ms in small.direct_cpu_ms.items())
+    print(f"CPU per direct Put Blob (the 'direct' column: one Azurite call, no endpoint): {cpu}")
     print_calls("One small-file create (create + append + flush), per create:", small.calls, args.small_files)
     if delta is not None:
         print_calls("One small Delta commit over abfs:// (append 10 rows), in all:", delta[2], 1)
