@@ -12,6 +12,7 @@ same process, one after the other, so the ratio compares like with like.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -131,6 +132,8 @@ def main() -> None:
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
+    # The flow's tasks run outside a flow here, on Prefect's temporary server: no telemetry from it.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from prefect.logging import disable_run_logger
 
     work = Path(tempfile.mkdtemp(prefix="bench-medallion-"))
@@ -141,8 +144,6 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     jobs: dict[str, dict[str, int]] = {}
     with running(launcher, [azurite_spec(base), dfs_spec(base)]), disable_run_logger():
-        import os
-
         from infra.spark import build_spark_session
 
         t = time.perf_counter()
