@@ -218,7 +218,7 @@ class DfsApp:
             return
         reply = await self._dfs(request, target, grant, send)
         if reply is not None:
-            await respond(send, reply.status, _common(version) | reply.headers, reply.body)
+            await respond(send, reply.status, common_headers(version) | reply.headers, reply.body)
 
     @staticmethod
     async def _respond_error(send: Send, error: StorageError, api: str, scope: Scope, version: str) -> None:
@@ -227,7 +227,7 @@ class DfsApp:
         level = logging.DEBUG if error.status in (404, 409, 412) else logging.INFO
         query = scope.get("query_string", b"").decode("latin-1")
         log.log(level, "%s %s?%s -> %s %s", scope.get("method"), scope.get("path"), query, error.status, code)
-        await respond(send, error.status, _common(version) | headers, body)
+        await respond(send, error.status, common_headers(version) | headers, body)
 
     @staticmethod
     def _api_of(request: Request, target: Target) -> tuple[str, bool]:
@@ -570,7 +570,8 @@ class DfsApp:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
-def _common(version: str) -> dict[str, str]:
+def common_headers(version: str) -> dict[str, str]:
+    """The headers every answer of the endpoint carries."""
     return {
         "x-ms-request-id": str(uuid.uuid4()),
         "x-ms-version": version,

@@ -430,7 +430,8 @@ class PathOperations:
             except StorageError as error:
                 if error.code not in ("ConditionNotMet", "InvalidBlockList"):
                     raise
-                # Written or its blocks discarded behind the endpoint's back: look it all up.
+                # Written or its blocks discarded behind the endpoint's back: look it all up. (Deleted:
+                # Azurite's 404 is already the answer the lookup would give.)
         blob, committed, chain = await self._blocks_to_commit(request, filesystem, path, position)
         return await self._put_blocks(
             request, filesystem, path, position, status, lease, blob, committed, chain

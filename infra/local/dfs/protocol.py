@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import sys
-import uuid
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from infra.local.dfs.blobstore import API_VERSION, http_date
+from infra.local.dfs.app import common_headers
+from infra.local.dfs.blobstore import API_VERSION
 from infra.local.dfs.errors import StorageError, error_response
 
 log = logging.getLogger("infra.local.dfs")
@@ -25,13 +25,8 @@ log = logging.getLogger("infra.local.dfs")
 def unsupported_verb_answer() -> bytes:
     """The whole HTTP answer Azure gives a request with an unknown verb (DFS error body)."""
     _, headers, body = error_response(StorageError("UnsupportedHttpVerb"), "dfs", "")
-    headers |= {
-        "x-ms-request-id": str(uuid.uuid4()),
-        "x-ms-version": API_VERSION,
-        "date": http_date(),
-        "content-length": str(len(body)),
-        "connection": "close",
-    }
+    headers = common_headers(API_VERSION) | headers
+    headers |= {"content-length": str(len(body)), "connection": "close"}
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     return f"HTTP/1.1 405 Method Not Allowed\r\n{head}\r\n".encode("latin-1") + body
 

@@ -148,6 +148,20 @@ def test_flush_keeps_what_was_changed_straight_in_azurite(
     assert blob.get_blob_properties().content_settings.content_type == "application/octet-stream"
 
 
+def test_a_flush_of_a_file_deleted_straight_in_azurite_is_refused_as_not_found(
+    filesystem: FileSystemClient, azurite_blobs: BlobServiceClient
+):
+    file = filesystem.get_file_client("gone.txt")
+    file.create_file()
+    file.append_data(b"abc", offset=0, length=3)
+    azurite_blobs.get_blob_client(filesystem.file_system_name, "gone.txt").delete_blob()  # blocks go too
+
+    with pytest.raises(HttpResponseError) as flushed:
+        file.flush_data(3)
+    assert (flushed.value.status_code, flushed.value.error_code) == (404, "PathNotFound")
+    assert [p.name for p in filesystem.get_paths()] == []
+
+
 def test_a_file_replaced_by_a_directory_is_not_appended_to(filesystem: FileSystemClient):
     file = filesystem.get_file_client("p")
     file.create_file()
