@@ -7,6 +7,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 SF ?= 0.01
+# pytest-xdist workers of `make test` (test groups: tests/conftest.py); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: setup setup-checks setup-browser run test test-cluster lint format bench clean-state help check-azure conformance conformance-datalake conformance-eventhubs
 .DEFAULT_GOAL := help
@@ -82,7 +84,7 @@ test: setup-checks setup-browser check-azure ## Lint and type-check, then run th
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 check-azure: $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) ## Lint the workflows (actionlint, zizmor) and scan infra/azure (checkov)
 	$(ACTIONLINT) -color=false -shellcheck=$(TOOLS_VENV)/bin/shellcheck

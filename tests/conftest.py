@@ -21,6 +21,22 @@ for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_") or k == "PREFEC
     del os.environ[_key]
 
 
+# `make test` runs two xdist workers with `--dist loadgroup`; a group runs whole on one worker. Each test
+# file is a group (its module fixtures, a medallion run say, are built once), and so is each folder whose
+# conftest builds an expensive session fixture (Power BI's gold, checkov's scan): a session fixture is built
+# once per worker that uses it.
+SHARED_SESSION_FOLDERS = ("tests/powerbi/", "tests/infra/azure/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        group = next((folder for folder in SHARED_SESSION_FOLDERS if path.startswith(folder)), path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def make_settings(state_dir: Path, **overrides: object) -> Settings:
     """Settings for a test stack: free ports, state under ``state_dir``."""
     values: dict[str, object] = {
