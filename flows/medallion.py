@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -321,34 +322,47 @@ def build_gold(as_of: datetime, tables: Sequence[str] = GOLD_TABLES) -> dict[str
         # Power BI marks dim_date as the date table, which needs a blank-free date column: no -1 row.
         return gold.dim_date(spark, first_day, last_day, include_unknown=False)
 
-    builders: dict[str, Callable[[], DataFrame]] = {
-        "dim_date": dim_date,
+    # The core marts that analytics marts recompute (they read facts, not another mart's write). When this
+    # build rewrites one, it is computed once, frozen, and shared by its writer and the marts recomputing it.
+    core_marts: dict[str, Callable[[], DataFrame]] = {
         "mart_monthly_revenue": lambda: gold.mart_monthly_revenue(shared["fact_sales"]),
         "mart_daily_region": lambda: gold.mart_daily_region(shared["fact_sales"]),
         "mart_rfm": lambda: gold.mart_rfm(shared["fact_sales"], shared["dim_customer"], as_of.date()),
+    }
+    frozen: dict[str, DataFrame] = {}
+    locks = {name: threading.Lock() for name in core_marts}
+
+    def core(name: str) -> DataFrame:
+        if name not in rebuilt:
+            return core_marts[name]()
+        with locks[name]:  # the writer threads may ask for it at the same time
+            if name not in frozen:
+                frozen[name] = core_marts[name]().transform(freeze)
+            return frozen[name]
+
+    builders: dict[str, Callable[[], DataFrame]] = {
+        "dim_date": dim_date,
         "mart_product_rating": lambda: gold.mart_product_rating(
             shared["fact_reviews"], shared["dim_product"]
         ),
         "mart_funnel": lambda: gold.mart_funnel(shared["fact_app_events"]),
-        # The analytics marts recompute the core marts they read (small aggregates), so that no builder
-        # depends on another's write: the builders may run in any order or side by side.
         "mart_customer_360": lambda: analytics.mart_customer_360(
-            shared["fact_sales"],
-            shared["fact_reviews"],
-            shared["dim_customer"],
-            gold.mart_rfm(shared["fact_sales"], shared["dim_customer"], as_of.date()),
+            shared["fact_sales"], shared["fact_reviews"], shared["dim_customer"], core("mart_rfm")
         ),
-        "mart_revenue_anomalies": lambda: analytics.mart_revenue_anomalies(
-            gold.mart_daily_region(shared["fact_sales"])
-        ),
+        "mart_revenue_anomalies": lambda: analytics.mart_revenue_anomalies(core("mart_daily_region")),
         "mart_finance_monthly": lambda: analytics.mart_finance_monthly(
-            read_silver("finance_entries"), gold.mart_monthly_revenue(shared["fact_sales"])
+            read_silver("finance_entries"), core("mart_monthly_revenue")
         ),
     }
 
     def write(name: str) -> int:
-        # Computed once (the shared tables are frozen already): counted, then written.
-        df = shared[name] if name in shared else builders[name]().transform(freeze)
+        # Computed once (the shared tables and core marts are frozen already): counted, then written.
+        if name in shared:
+            df = shared[name]
+        elif name in core_marts:
+            df = core(name)
+        else:
+            df = builders[name]().transform(freeze)
         rows = df.count()
         files = max(1, math.ceil(rows / settings.gold_rows_per_file))  # file count from the table's size
         delta_io.overwrite(
@@ -798,10 +812,8 @@ def profile_tables(
         if not delta_io.is_delta_table(spark, url):
             return []
         df = delta_io.read_delta(spark, url)
-        return [
-            tuple(r)
-            for r in analytics.profile_table(df, zone=zone, table_name=table, run_id=run_id).collect()
-        ]
+        # The rows come back to the driver as Python values: no DataFrame of them to collect again.
+        return analytics.profile_rows(df, zone=zone, table_name=table, run_id=run_id)
 
     per_table = dict(zip(urls, _side_by_side(settings, profile, list(urls.items())), strict=True))
     rows = [row for table_rows in per_table.values() for row in table_rows]

@@ -7,7 +7,8 @@ read the facts, dimensions and the core marts, never silver (except the finance 
 * ``mart_customer_360`` — one row per customer: lifetime value, purchases, reviews and RFM segment.
 * ``mart_revenue_anomalies`` — one row per day: revenue against a robust trailing expectation.
 * ``mart_finance_monthly`` — one row per month: booked revenue, expenses, margin, and the sales revenue.
-* :func:`profile_table` — per column of any table: nulls, distinct values, min/max, top values.
+* :func:`profile_rows` (:func:`profile_table` as a DataFrame) — per column of any table: nulls, distinct
+  values, min/max, top values.
 
 No window here runs over a whole large table: the per-customer figures are ``groupBy`` aggregates, and the
 anomaly windows are computed from daily totals (a few hundred rows) by an equi-join on the trailing dates.
@@ -238,6 +239,27 @@ def profile_table(
     top_values: int = TOP_VALUES,
     max_top_distinct: int = MAX_TOP_DISTINCT,
 ) -> DataFrame:
+    """:func:`profile_rows` as a DataFrame of ``PROFILES_SCHEMA``."""
+    rows = profile_rows(
+        df,
+        zone=zone,
+        table_name=table_name,
+        run_id=run_id,
+        top_values=top_values,
+        max_top_distinct=max_top_distinct,
+    )
+    return df.sparkSession.createDataFrame(rows, PROFILES_SCHEMA)
+
+
+def profile_rows(
+    df: DataFrame,
+    *,
+    zone: str,
+    table_name: str,
+    run_id: str,
+    top_values: int = TOP_VALUES,
+    max_top_distinct: int = MAX_TOP_DISTINCT,
+) -> list[tuple[Any, ...]]:
     """One row per column of ``df`` (``PROFILES_SCHEMA``): rows, nulls, distinct values, min/max, top values.
 
     Two Spark jobs per table: one aggregation computes every column's null count, distinct count, min and
@@ -271,7 +293,7 @@ def profile_table(
         and (stats[f"_distinct_{i}"] or 0) <= max_top_distinct
     ]
     tops = _top_values(df, countable, top_values)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for i, f in enumerate(fields):
         ordered = f in orderable
         rows.append(
@@ -289,7 +311,7 @@ def profile_table(
                 tops.get(f.name),
             )
         )
-    return df.sparkSession.createDataFrame(rows, PROFILES_SCHEMA)
+    return rows
 
 
 def profiles_markdown(rows: Sequence[Mapping[str, Any]], run_id: str) -> str:
