@@ -7,8 +7,7 @@ read the facts, dimensions and the core marts, never silver (except the finance 
 * ``mart_customer_360`` — one row per customer: lifetime value, purchases, reviews and RFM segment.
 * ``mart_revenue_anomalies`` — one row per day: revenue against a robust trailing expectation.
 * ``mart_finance_monthly`` — one row per month: booked revenue, expenses, margin, and the sales revenue.
-* :func:`profile_rows` (:func:`profile_table` as a DataFrame) — per column of any table: nulls, distinct
-  values, min/max, top values.
+* :func:`profile_rows` — per column of any table: nulls, distinct values, min/max, top values.
 
 No window here runs over a whole large table: the per-customer figures are ``groupBy`` aggregates, and the
 anomaly windows are computed from daily totals (a few hundred rows) by an equi-join on the trailing dates.
@@ -30,7 +29,7 @@ from transforms.gold_schemas import (
     MART_REVENUE_ANOMALIES_SCHEMA,
     UNKNOWN_KEY,
 )
-from transforms.silver_schemas import MONEY_TYPE, PROFILES_SCHEMA
+from transforms.silver_schemas import MONEY_TYPE
 
 # A normal distribution's standard deviation is 1.4826 x its median absolute deviation (MAD).
 MAD_TO_SIGMA = 1.4826
@@ -230,27 +229,6 @@ def mart_finance_monthly(finance_entries_df: DataFrame, mart_monthly_revenue_df:
 
 
 # --- profiles ------------------------------------------------------------------------------------------
-def profile_table(
-    df: DataFrame,
-    *,
-    zone: str,
-    table_name: str,
-    run_id: str,
-    top_values: int = TOP_VALUES,
-    max_top_distinct: int = MAX_TOP_DISTINCT,
-) -> DataFrame:
-    """:func:`profile_rows` as a DataFrame of ``PROFILES_SCHEMA``."""
-    rows = profile_rows(
-        df,
-        zone=zone,
-        table_name=table_name,
-        run_id=run_id,
-        top_values=top_values,
-        max_top_distinct=max_top_distinct,
-    )
-    return df.sparkSession.createDataFrame(rows, PROFILES_SCHEMA)
-
-
 def profile_rows(
     df: DataFrame,
     *,

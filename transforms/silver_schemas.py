@@ -152,7 +152,7 @@ DQ_RESULTS_SCHEMA = StructType(
     ]
 )
 
-# One row per (run, profiled table, column): gold/_ops/profiles (transforms.analytics.profile_table).
+# One row per (run, profiled table, column): gold/_ops/profiles (transforms.analytics.profile_rows).
 PROFILES_SCHEMA = _schema(
     ("run_id", StringType()),
     ("zone", StringType()),

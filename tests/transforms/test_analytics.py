@@ -24,7 +24,7 @@ from transforms.gold_schemas import (
     MART_REVENUE_ANOMALIES_SCHEMA,
     MART_RFM_SCHEMA,
 )
-from transforms.silver_schemas import SILVER_FINANCE_ENTRIES_SCHEMA
+from transforms.silver_schemas import PROFILES_SCHEMA, SILVER_FINANCE_ENTRIES_SCHEMA
 
 pytestmark = pytest.mark.spark
 D = Decimal
@@ -205,7 +205,8 @@ def test_a_profile_counts_nulls_distincts_extremes_and_top_values(spark: SparkSe
         [("a", 3, ["x"]), ("b", 1, None), ("a", None, ["y"]), (None, 2, None)],
         "code string, amount int, tags array<string>",
     )
-    result_df = analytics.profile_table(df, zone="silver", table_name="t", run_id="r1")
+    rows = analytics.profile_rows(df, zone="silver", table_name="t", run_id="r1")
+    result_df = spark.createDataFrame(rows, PROFILES_SCHEMA)
     expected_df = table(
         spark,
         "run_id string, zone string, table_name string, column_name string, data_type string, row_count long,"
