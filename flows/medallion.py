@@ -154,9 +154,9 @@ def pending_files() -> dict[str, list[delta_io.SourceFile]]:
     }
     # Gold is rebuilt from all of silver, so the whole of bronze (not only the new files) sizes the run.
     volume = sum(f.size for files in listed.values() for f in files)
-    mode = tune_for_volume(spark, volume, settings)
-    how = "interpreted" if mode == "NO_CODEGEN" else "compiled"
-    _logger().info("bronze holds %.1f MB: Spark's projections %s (%s)", volume / 2**20, how, mode)
+    conf = tune_for_volume(spark, volume, settings)
+    tuned = ", ".join(f"{key.removeprefix('spark.sql.')}={value}" for key, value in conf.items())
+    _logger().info("bronze holds %.1f MB: Spark runs with %s", volume / 2**20, tuned)
     return delta_io.unprocessed_by_source(spark, zones.ops_url(settings, "processed_files"), listed)
 
 

@@ -178,8 +178,9 @@ class Settings(BaseSettings):
     # survive the loss of the executor that computed them. Unset: none in local mode, on a cluster
     # `silver/_checkpoints` on the lake (infra/spark.py).
     spark_checkpoint_dir: str | None = None
-    # Below this much bronze, the medallion has Spark interpret its projections instead of compiling them
-    # per task (infra/spark.py: codegen_mode); faster on a small lake, slower on a large one.
+    # Below this much bronze, the medallion runs Spark for a small lake (infra/spark.py: volume_conf):
+    # projections interpreted instead of compiled per task, and static plans over one shuffle partition
+    # instead of adaptive ones; faster on a small lake, slower on a large one.
     spark_interpreted_below_mb: int = 32
     # Any further Spark settings, applied last (they win over the ones above), e.g.
     # LAKEHOUSE_SPARK_CONF='{"spark.sql.codegen.factoryMode": "FALLBACK"}'.

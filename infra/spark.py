@@ -12,6 +12,7 @@ step.
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -155,27 +156,47 @@ def cluster_conf(settings: Settings) -> dict[str, str]:
 
 
 CODEGEN_MODE = "spark.sql.codegen.factoryMode"
+ADAPTIVE = "spark.sql.adaptive.enabled"
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
 
 
-def codegen_mode(volume_bytes: int, settings: Settings) -> str:
-    """How Spark should evaluate projections for a run over ``volume_bytes`` of input.
+def is_small_lake(volume_bytes: int, settings: Settings) -> bool:
+    """True below ``spark_interpreted_below_mb`` of input: fixed costs per query outweigh the rows."""
+    return volume_bytes < settings.spark_interpreted_below_mb * 2**20
 
-    Projections outside whole-stage code (file scans, Delta's log replay, shuffle writes) are generated and
-    compiled for each task by default. On a small lake that is most of the work: at SF0.01 the JIT threads
-    were half of the JVM's CPU, and interpreting them (``NO_CODEGEN``) made a 10-row Delta append 1.2x and
-    the medallion 1.1-1.2x faster. On volume it costs: a 3M-row join and rewrite ran 2.8x slower. So it is
-    interpreted below ``spark_interpreted_below_mb``, generated above; a ``spark_conf`` entry decides alone.
+
+def volume_conf(volume_bytes: int, settings: Settings) -> dict[str, str]:
+    """The runtime SQL settings for a run over ``volume_bytes`` of input; ``spark_conf`` entries win.
+
+    On a small lake a medallion pass is thousands of tiny queries, and its time is what each costs to plan,
+    not the rows:
+
+    * Projections outside whole-stage code (file scans, Delta's log replay, shuffle writes) are compiled for
+      each task by default. At SF0.01 the JIT threads were half of the JVM's CPU, and interpreting them
+      (``NO_CODEGEN``) made a 10-row Delta append 1.2x and the medallion 1.1-1.2x faster. On volume it
+      costs: a 3M-row join and rewrite ran 2.8x slower.
+    * Adaptive execution re-plans after every shuffle stage and runs each stage as a job of its own (half of
+      an SF0.01 pass's Spark jobs); with one shuffle partition there is nothing for it to coalesce or
+      balance. A static plan over one partition does the same work in fewer, cheaper jobs.
+
+    Above the threshold, projections are generated and execution is adaptive over
+    ``spark_shuffle_partitions``.
     """
-    if CODEGEN_MODE in settings.spark_conf:
-        return settings.spark_conf[CODEGEN_MODE]
-    return "NO_CODEGEN" if volume_bytes < settings.spark_interpreted_below_mb * 2**20 else "FALLBACK"
+    small = is_small_lake(volume_bytes, settings)
+    conf = {
+        CODEGEN_MODE: "NO_CODEGEN" if small else "FALLBACK",
+        ADAPTIVE: "false" if small else "true",
+        SHUFFLE_PARTITIONS: "1" if small else str(settings.spark_shuffle_partitions),
+    }
+    return {key: settings.spark_conf.get(key, value) for key, value in conf.items()}
 
 
-def tune_for_volume(spark: SparkSession, volume_bytes: int, settings: Settings) -> str:
-    """Set :func:`codegen_mode` for ``volume_bytes`` on the running session; returns the mode."""
-    mode = codegen_mode(volume_bytes, settings)
-    spark.conf.set(CODEGEN_MODE, mode)
-    return mode
+def tune_for_volume(spark: SparkSession, volume_bytes: int, settings: Settings) -> dict[str, str]:
+    """Set :func:`volume_conf` for ``volume_bytes`` on the running session; returns what it set."""
+    conf = volume_conf(volume_bytes, settings)
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    return conf
 
 
 def build_spark_session(
@@ -185,12 +206,33 @@ def build_spark_session(
 ) -> SparkSession:
     """Build (or return the running) SparkSession with Delta, Avro and ABFS for ``settings``.
 
+    A process has one session: once it runs, every call returns it as it is, so that what a run tuned on it
+    (:func:`tune_for_volume`) holds for the whole run. Two threads asking at once get the same session.
+
     Gold must stay readable by Power BI's Delta connector, so new tables get no deletion vectors and no column
     mapping (reader 1 / writer 2), and timestamps are written as plain ``timestamp`` in UTC.
     """
+    with _BUILD_LOCK:
+        running = _running_session()
+        return running if running is not None else _build(settings or get_settings(), app_name, extra_conf)
+
+
+_BUILD_LOCK = threading.Lock()
+
+
+def _running_session() -> SparkSession | None:
+    from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 
-    settings = settings or get_settings()
+    try:
+        return SparkSession.active()
+    except PySparkRuntimeError:  # none yet, or the last one was stopped
+        return None
+
+
+def _build(settings: Settings, app_name: str, extra_conf: dict[str, str] | None) -> SparkSession:
+    from pyspark.sql import SparkSession
+
     builder = SparkSession.builder.appName(app_name).master(settings.spark_master)
     conf: dict[str, str] = {
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",

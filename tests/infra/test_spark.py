@@ -10,7 +10,16 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from infra.settings import Settings
-from infra.spark import SPARK_PACKAGES, cached_jars, codegen_mode, storage_conf, tune_for_volume
+from infra.spark import (
+    ADAPTIVE,
+    CODEGEN_MODE,
+    SHUFFLE_PARTITIONS,
+    SPARK_PACKAGES,
+    cached_jars,
+    storage_conf,
+    tune_for_volume,
+    volume_conf,
+)
 
 
 def test_delta_round_trip_on_local_disk(spark: SparkSession, tmp_path: Path) -> None:
@@ -74,30 +83,38 @@ def test_storage_conf_per_profile() -> None:
     assert "spark.hadoop.fs.azure.abfs.endpoint" not in azure
 
 
-def test_projections_are_interpreted_on_a_small_lake_compiled_on_a_large_one() -> None:
-    settings = Settings(spark_interpreted_below_mb=32)
-    assert codegen_mode(0, settings) == "NO_CODEGEN"
-    assert codegen_mode(32 * 2**20 - 1, settings) == "NO_CODEGEN"
-    assert codegen_mode(32 * 2**20, settings) == "FALLBACK"
-    chosen = Settings(spark_conf={"spark.sql.codegen.factoryMode": "CODEGEN_ONLY"})
-    assert codegen_mode(0, chosen) == "CODEGEN_ONLY"
+def test_a_small_lake_runs_interpreted_static_plans_and_a_large_one_compiled_adaptive_plans() -> None:
+    settings = Settings(spark_interpreted_below_mb=32, spark_shuffle_partitions=8)
+    small = {CODEGEN_MODE: "NO_CODEGEN", ADAPTIVE: "false", SHUFFLE_PARTITIONS: "1"}
+    assert volume_conf(0, settings) == small
+    assert volume_conf(32 * 2**20 - 1, settings) == small
+    assert volume_conf(32 * 2**20, settings) == {
+        CODEGEN_MODE: "FALLBACK",
+        ADAPTIVE: "true",
+        SHUFFLE_PARTITIONS: "8",
+    }
+    chosen = Settings(spark_conf={CODEGEN_MODE: "CODEGEN_ONLY", ADAPTIVE: "true"})
+    assert volume_conf(0, chosen) == {CODEGEN_MODE: "CODEGEN_ONLY", ADAPTIVE: "true", SHUFFLE_PARTITIONS: "1"}
 
 
-def test_the_chosen_mode_is_set_on_the_session_and_results_do_not_change(spark: SparkSession) -> None:
+def test_the_chosen_settings_are_set_on_the_session_and_results_do_not_change(spark: SparkSession) -> None:
     def totals() -> list[tuple[int, int]]:
         df = spark.range(1_000).select((F.col("id") % 7).alias("k"), F.col("id"))
         return [tuple(r) for r in df.groupBy("k").agg(F.sum("id")).orderBy("k").collect()]
 
-    settings = Settings(spark_interpreted_below_mb=1)
-    before = spark.conf.get("spark.sql.codegen.factoryMode")
+    settings = Settings(spark_interpreted_below_mb=1, spark_shuffle_partitions=3)
+    keys = (CODEGEN_MODE, ADAPTIVE, SHUFFLE_PARTITIONS)
+    before = {key: spark.conf.get(key) for key in keys}
     try:
-        assert tune_for_volume(spark, 0, settings) == "NO_CODEGEN"
-        assert spark.conf.get("spark.sql.codegen.factoryMode") == "NO_CODEGEN"
+        small = tune_for_volume(spark, 0, settings)
+        assert {key: spark.conf.get(key) for key in keys} == small == volume_conf(0, settings)
         interpreted = totals()
-        assert tune_for_volume(spark, 2**20, settings) == "FALLBACK"
+        large = tune_for_volume(spark, 2**20, settings)
+        assert {key: spark.conf.get(key) for key in keys} == large == volume_conf(2**20, settings)
         assert totals() == interpreted == [(k, sum(range(k, 1_000, 7))) for k in range(7)]
     finally:
-        spark.conf.set("spark.sql.codegen.factoryMode", before)
+        for key, value in before.items():
+            spark.conf.set(key, value)
 
 
 def test_the_jvm_logs_to_the_state_folder_not_the_terminal(
