@@ -22,7 +22,7 @@ from prefect.states import Failed
 from flows.alerts import DQ_FAILED_STATE
 from flows.app_events import pull_app_events
 from flows.batch import copy_batch_to_bronze, generate_batch
-from flows.medallion import DataQualityError, MedallionResult, medallion
+from flows.medallion import DataQualityError, MedallionResult, medallion, spark_session
 from flows.reviews import SendReport, enqueued_positions, land_reviews, send_reviews, wait_for_capture
 from infra.settings import Settings, get_settings
 from infra.storage.lake import Lake
@@ -78,6 +78,13 @@ def lakehouse(
         "batch-generate", lambda: generate_batch(sf=sf, seed=seed, days=days, start=start)
     )
     steps["batch-copy"] = _step("batch-copy", copy_batch_to_bronze)
+    # New batch files in bronze mean the medallion will need Spark, whose JVM takes seconds to start: it
+    # starts now, while reviews and app_events ingest. A run with nothing new starts none.
+    spark_started = (
+        start_spark.submit()
+        if any(o.status in ("copied", "recovered") for o in steps["batch-copy"])
+        else None
+    )
     settings = get_settings()
     for day in range(days):
         # Each generated day is sent once: a marker is written after a completed send.
@@ -95,6 +102,8 @@ def lakehouse(
     _step("reviews-capture", lambda: wait_for_capture(settings, targets, timeout))
     steps["reviews-land"] = _step("reviews-land", land_reviews)
     steps["app-events-pull"] = _step("app-events-pull", pull_app_events)
+    if spark_started is not None:
+        spark_started.wait()  # a Spark that could not start fails the medallion step below, with its cause
     try:
         result = _step(
             "medallion",
@@ -111,6 +120,12 @@ def lakehouse(
         return Failed(name=DQ_FAILED_STATE, message=str(error), data=error)  # type: ignore[return-value]  # a State, not the annotated result
     publish_summary(result)
     return PipelineResult(steps, result)
+
+
+@task(cache_policy=NO_CACHE, task_run_name="spark-start")
+def start_spark() -> None:
+    """Start the medallion's SparkSession ahead of it (the process's one session; the medallion reuses it)."""
+    spark_session(get_settings())
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)

@@ -19,7 +19,16 @@ from pathlib import Path
 import httpx
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterId,
+    TaskRunFilter,
+    TaskRunFilterName,
+)
 from prefect.client.schemas.objects import State
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.settings import PREFECT_API_URL
 from pyspark.sql import functions as F
 
@@ -158,6 +167,26 @@ def test_a_second_run_is_a_no_op(pipeline: Pipeline) -> None:
     )
     assert pipeline.second.medallion.gold_rebuilt is False
     assert pipeline.second.medallion.gold_rows == pipeline.first.medallion.gold_rows
+
+
+def test_spark_starts_beside_ingestion_only_in_the_runs_whose_batch_brought_new_files(
+    pipeline: Pipeline,
+) -> None:
+    """The first run and day 2 copy batch files (Spark starts early); the no-op re-run starts none."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["lakehouse"])), sort=FlowRunSort.START_TIME_ASC
+        )
+        started = [
+            len(
+                client.read_task_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])),
+                    task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=["spark-start"])),
+                )
+            )
+            for run in runs
+        ]
+    assert started == [1, 0, 1]
 
 
 def _medallion_run_id(state: State) -> str:
