@@ -28,6 +28,12 @@ for _key in [k for k in os.environ if k.startswith("LAKEHOUSE_") or k == "PREFEC
 SHARED_SESSION_FOLDERS = ("tests/powerbi/", "tests/infra/azure/")
 
 
+# First: xdist's worker reads the groups in its own pytest_collection_modifyitems (it renames each item after
+# its group), and a hook of this conftest, registered before xdist's worker plugin, ran after it. Then no test
+# had a group, a module's tests were spread over both workers, and each worker built the module's fixtures
+# (the lakehouse flow's three pipeline runs, the medallion module's runs: twice). pytest 9.2 broke the
+# renaming too (constraints.txt pins 9.1.1). tests/test_harness.py checks that a module stays whole.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.pluginmanager.hasplugin("xdist"):
         return
