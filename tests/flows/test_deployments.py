@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from prefect import Flow
 
 from flows.deployments import deployment_specs
@@ -36,10 +37,10 @@ def test_every_deployment_loads_its_flow_and_schedule() -> None:
     assert specs["medallion"].concurrency_limit == specs["lakehouse-daily"].concurrency_limit == 1
 
 
-def test_the_server_log_check_fails_on_errors_and_tolerates_only_the_sqlite_heartbeat_race(
+def test_the_server_log_check_fails_on_errors_and_tolerates_only_the_sqlite_write_races(
     tmp_path: Path,
 ) -> None:
-    from tests.conftest import server_errors
+    from tests.conftest import assert_no_server_errors, server_errors
 
     log = tmp_path / "prefect.log"
     channel = "prefect.server.utilities.worker_channel"
@@ -52,9 +53,19 @@ def test_the_server_log_check_fails_on_errors_and_tolerates_only_the_sqlite_hear
         f"21:00:02.300 | ERROR   | {channel} - Worker channel heartbeat persistence"
         " failed: work_pool=p worker_name=w\nRuntimeError: Worker channel work pool no longer exists\n"
         "21:00:03.400 | WARNING | prefect.server - slow\n"
+        "21:00:04.500 | ERROR   | prefect.server - Encountered error during state validation\nTraceback ...\n"
+        "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) database is locked\n"
+        "[SQL: INSERT INTO flow_run_state ...]\n"
+        "21:00:05.600 | ERROR   | prefect.server - Encountered error during state validation\nTraceback ...\n"
+        "sqlalchemy.exc.IntegrityError: (sqlite3.IntegrityError) UNIQUE constraint failed\n"
     )
     assert server_errors(log) == [
         "21:00:01.200 | ERROR   | docket.dependencies - schedule_deployments() ...",
         f"21:00:02.300 | ERROR   | {channel} - Worker channel heartbeat persistence"
         " failed: work_pool=p worker_name=w",
+        "21:00:05.600 | ERROR   | prefect.server - Encountered error during state validation",
     ]
+    with pytest.raises(AssertionError) as failure:
+        assert_no_server_errors(log)
+    cause = "sqlalchemy.exc.IntegrityError: (sqlite3.IntegrityError) UNIQUE constraint failed"
+    assert cause in str(failure.value)  # the CI log shows what the server ran into
