@@ -98,14 +98,19 @@ def lake_stack(stack_settings: Settings) -> Iterator[Settings]:
 
 @pytest.fixture(scope="session")
 def spark(stack_settings: Settings):
-    """One SparkSession for the whole test session (local[2], UI off, 2 shuffle partitions).
+    """One SparkSession for the whole test session (local[2], UI off), tuned as for a small lake.
+
+    Every test's data is tiny, so the session plans as the medallion does below
+    ``spark_interpreted_below_mb`` (:func:`infra.spark.volume_conf`): interpreted projections, a static plan
+    over one shuffle partition.
 
     It is wired to the test stack's DFS endpoint (abfs://) but does not start it: ABFS connects lazily, so
     tests on local disk need no services, and tests on the lake also request ``lake_stack``.
     """
-    from infra.spark import build_spark_session
+    from infra.spark import build_spark_session, tune_for_volume
 
     session = build_spark_session(stack_settings, app_name="tests", extra_conf={"spark.ui.enabled": "false"})
+    tune_for_volume(session, 0, stack_settings)
     yield session
     session.stop()
 

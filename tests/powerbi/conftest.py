@@ -168,37 +168,35 @@ def spark_gold(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
              "booked_at": ts("2026-02-01T12:00:00"), "booked_date": date(2026, 2, 1)},
         ],
     )  # fmt: skip
-    dim_customer_df = gold.dim_customer(history_df)
-    dim_product_df = gold.dim_product(products_df)
-    fact_sales_df = gold.fact_sales(lines_df, orders_df, dim_customer_df, dim_product_df)
-    fact_reviews_df = gold.fact_reviews(reviews_df, dim_customer_df, dim_product_df)
-    fact_events_df = gold.fact_app_events(events_df, dim_customer_df, dim_product_df)
-    tables = {
-        "dim_customer": dim_customer_df,
-        "dim_product": dim_product_df,
-        # The model marks Date as its date table: no blank date, so no unknown member.
-        "dim_date": gold.dim_date(spark, date(2026, 1, 1), AS_OF, include_unknown=False),
-        "fact_sales": fact_sales_df,
-        "fact_reviews": fact_reviews_df,
-        "fact_app_events": fact_events_df,
-        "mart_monthly_revenue": gold.mart_monthly_revenue(fact_sales_df),
-        "mart_daily_region": gold.mart_daily_region(fact_sales_df),
-        "mart_rfm": gold.mart_rfm(fact_sales_df, dim_customer_df, AS_OF),
-        "mart_product_rating": gold.mart_product_rating(fact_reviews_df, dim_product_df),
-        "mart_funnel": gold.mart_funnel(fact_events_df),
-    }
-    rfm_df = tables["mart_rfm"]
-    core = dict(tables)  # the DQ rows below are the core tables' checks (test_gold_measures counts them)
-    tables |= {
-        "mart_customer_360": analytics.mart_customer_360(
-            fact_sales_df, fact_reviews_df, dim_customer_df, rfm_df
-        ),
-        "mart_revenue_anomalies": analytics.mart_revenue_anomalies(tables["mart_daily_region"]),
-        "mart_finance_monthly": analytics.mart_finance_monthly(finance_df, tables["mart_monthly_revenue"]),
-    }
     root = tmp_path_factory.mktemp("gold")
-    for name, df in tables.items():
+    tables: dict[str, DataFrame] = {}
+
+    def write(name: str, df: DataFrame) -> DataFrame:
+        """Write one gold table; later tables read it back, as the medallion does (no plan recomputed)."""
         delta_io.overwrite(df.coalesce(1), str(root / name))
+        tables[name] = spark.read.format("delta").load(str(root / name))
+        return tables[name]
+
+    dim_customer_df = write("dim_customer", gold.dim_customer(history_df))
+    dim_product_df = write("dim_product", gold.dim_product(products_df))
+    # The model marks Date as its date table: no blank date, so no unknown member.
+    write("dim_date", gold.dim_date(spark, date(2026, 1, 1), AS_OF, include_unknown=False))
+    fact_sales_df = write("fact_sales", gold.fact_sales(lines_df, orders_df, dim_customer_df, dim_product_df))
+    fact_reviews_df = write("fact_reviews", gold.fact_reviews(reviews_df, dim_customer_df, dim_product_df))
+    events = gold.fact_app_events(events_df, dim_customer_df, dim_product_df)
+    fact_events_df = write("fact_app_events", events)
+    monthly_df = write("mart_monthly_revenue", gold.mart_monthly_revenue(fact_sales_df))
+    daily_df = write("mart_daily_region", gold.mart_daily_region(fact_sales_df))
+    rfm_df = write("mart_rfm", gold.mart_rfm(fact_sales_df, dim_customer_df, AS_OF))
+    write("mart_product_rating", gold.mart_product_rating(fact_reviews_df, dim_product_df))
+    write("mart_funnel", gold.mart_funnel(fact_events_df))
+    core = dict(tables)  # the DQ rows below are the core tables' checks (test_gold_measures counts them)
+    write(
+        "mart_customer_360",
+        analytics.mart_customer_360(fact_sales_df, fact_reviews_df, dim_customer_df, rfm_df),
+    )
+    write("mart_revenue_anomalies", analytics.mart_revenue_anomalies(daily_df))
+    write("mart_finance_monthly", analytics.mart_finance_monthly(finance_df, monthly_df))
     dq_rows = run_checks("run-1", core, {name: GOLD[name].checks for name in core})
     dq_df = spark.createDataFrame(dq_rows, DQ_RESULTS_SCHEMA)
     delta_io.overwrite(dq_df.coalesce(1), str(root / "_ops" / "dq_results"))
