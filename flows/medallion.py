@@ -811,9 +811,13 @@ def profile_tables(
             return carried[(zone, table)]
         if not delta_io.is_delta_table(spark, url):
             return []
-        df = delta_io.read_delta(spark, url)
-        # The rows come back to the driver as Python values: no DataFrame of them to collect again.
-        return analytics.profile_rows(df, zone=zone, table_name=table, run_id=run_id)
+        # Cached, as the checks read their tables: the profile's aggregate and its top values then read
+        # the table once (Delta lists its files once, not per query). The rows come back as Python values.
+        df = delta_io.read_delta(spark, url).cache()
+        try:
+            return analytics.profile_rows(df, zone=zone, table_name=table, run_id=run_id)
+        finally:
+            df.unpersist()
 
     per_table = dict(zip(urls, _side_by_side(settings, profile, list(urls.items())), strict=True))
     rows = [row for table_rows in per_table.values() for row in table_rows]
