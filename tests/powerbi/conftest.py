@@ -174,7 +174,7 @@ def spark_gold(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
     def write(name: str, df: DataFrame) -> DataFrame:
         """Write one gold table; later tables read it back, as the medallion does (no plan recomputed)."""
         delta_io.overwrite(df.coalesce(1), str(root / name))
-        tables[name] = spark.read.format("delta").load(str(root / name))
+        tables[name] = delta_io.read_delta(spark, str(root / name))
         return tables[name]
 
     dim_customer_df = write("dim_customer", gold.dim_customer(history_df))
@@ -183,8 +183,9 @@ def spark_gold(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) ->
     write("dim_date", gold.dim_date(spark, date(2026, 1, 1), AS_OF, include_unknown=False))
     fact_sales_df = write("fact_sales", gold.fact_sales(lines_df, orders_df, dim_customer_df, dim_product_df))
     fact_reviews_df = write("fact_reviews", gold.fact_reviews(reviews_df, dim_customer_df, dim_product_df))
-    events = gold.fact_app_events(events_df, dim_customer_df, dim_product_df)
-    fact_events_df = write("fact_app_events", events)
+    fact_events_df = write(
+        "fact_app_events", gold.fact_app_events(events_df, dim_customer_df, dim_product_df)
+    )
     monthly_df = write("mart_monthly_revenue", gold.mart_monthly_revenue(fact_sales_df))
     daily_df = write("mart_daily_region", gold.mart_daily_region(fact_sales_df))
     rfm_df = write("mart_rfm", gold.mart_rfm(fact_sales_df, dim_customer_df, AS_OF))
