@@ -1,6 +1,6 @@
 # Two commands do everything: `make run` (the pipeline on the embedded local stack) and `make test`.
 # Each sets itself up first: .venv + pip, node_modules (npm ci, lock file) and the Spark jars (Ivy cache in
-# .cache/). Stamps make a second run skip every step that is already done, so it touches no network.
+# .cache/) with an archive of the Spark driver's classes (faster starts). Stamps make a second run skip every step that is already done, so it touches no network.
 
 SHELL := /bin/bash
 PYTHON ?= python3.11
@@ -28,6 +28,7 @@ node_modules/.installed: package.json package-lock.json
 
 .cache/spark-jars.txt: $(VENV)/.installed infra/spark.py
 	$(PY) -m infra.spark
+	@touch $@
 
 # Checkers of infra/azure/ and .github/workflows/: checkov, pycep-parser and zizmor in their own venv (their
 # strict pins clash with Prefect's), actionlint built from source with Go (its PyPI wrapper downloads from
@@ -71,7 +72,7 @@ $(BROWSER_STAMP):
 	fi
 	@mkdir -p $(@D) && touch $@
 
-setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt ## Create .venv, install npm tools and Spark jars (once)
+setup: $(VENV)/.installed node_modules/.installed .cache/spark-jars.txt ## Create .venv, install npm tools, Spark jars and the class archive (once)
 
 setup-checks: setup $(TOOLS_VENV)/.installed $(ACTIONLINT_STAMP) .cache/prefect-azure/.installed ## Install the Azure checkers (once; `make test` does it)
 

@@ -182,6 +182,9 @@ class Settings(BaseSettings):
     # projections interpreted instead of compiled per task, and static plans over one shuffle partition
     # instead of adaptive ones; faster on a small lake, slower on a large one.
     spark_interpreted_below_mb: int = 32
+    # Start the driver JVM from the archive of its classes that `make setup` writes (infra/spark.py:
+    # archive_classes): about 4 s faster per start. False starts it without.
+    spark_class_archive: bool = True
     # Any further Spark settings, applied last (they win over the ones above), e.g.
     # LAKEHOUSE_SPARK_CONF='{"spark.sql.codegen.factoryMode": "FALLBACK"}'.
     spark_conf: dict[str, str] = Field(default_factory=dict)

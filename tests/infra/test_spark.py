@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from infra.spark import (
     SHUFFLE_PARTITIONS,
     SPARK_PACKAGES,
     cached_jars,
+    class_archive,
     storage_conf,
     tune_for_volume,
     volume_conf,
@@ -71,6 +73,26 @@ def test_jars_are_cached_for_offline_runs(spark: SparkSession, stack_settings: S
     for package in SPARK_PACKAGES:
         group, artifact, version = package.split(":")
         assert f"{group}_{artifact}-{version}.jar" in names
+
+
+def test_the_driver_starts_from_the_class_archive_of_set_up(spark: SparkSession, tmp_path: Path) -> None:
+    """Set-up archived the driver's classes; this session's JVM was started with that archive, and the JVM
+    accepts it for its own build and class path (``-Xshare:on`` refuses an archive it would ignore, as for
+    another class path)."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    archive = class_archive(Settings())
+    arguments = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert f"-XX:SharedArchiveFile={archive}" in arguments
+    java = Path(jvm.java.lang.System.getProperty("java.home")) / "bin" / "java"
+    class_path = jvm.java.lang.System.getProperty("java.class.path")
+    check = [str(java), "-Xshare:on", f"-XX:SharedArchiveFile={archive}", "-cp", class_path, "-version"]
+    accepted = subprocess.run(check, capture_output=True, text=True, timeout=60)
+    assert accepted.returncode == 0, accepted.stderr
+    refused = subprocess.run(
+        [*check[:4], f"{tmp_path}:{class_path}", "-version"], capture_output=True, text=True, timeout=60
+    )
+    assert "Unable to use shared archive" in refused.stdout + refused.stderr
 
 
 def test_storage_conf_per_profile() -> None:
