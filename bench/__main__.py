@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ("generator", "dfs", "eventhubs", "ingestion", "medallion", "pipeline")
+ORDER = ("generator", "spark", "dfs", "eventhubs", "ingestion", "medallion", "pipeline")
 
 
 def main(names: list[str]) -> int:
