@@ -112,8 +112,10 @@ def _run(label: str, spark: SparkSession) -> tuple[dict[str, float], dict[str, i
         rows = state.rows_after(built)
         console.print(f"{label}: gold tables rewritten: {len(stale)} of {len(m.GOLD_TABLES)}")
         changed = state.changed_since_build(stale)  # as the flow does: checks and profiles of these only
-        stages.run("dq", lambda: m.check_quality.fn(run_id, loads, 0.2, changed, state.built_run_id))
-        stages.run("profiles", lambda: m.profile_tables.fn(run_id, changed, state.built_run_id))
+        reads = m.TableReads()  # as the flow does: the checks' reads serve the profiles
+        stages.run("dq", lambda: m.check_quality.fn(run_id, loads, 0.2, changed, state.built_run_id, reads))
+        stages.run("profiles", lambda: m.profile_tables.fn(run_id, changed, state.built_run_id, reads))
+        reads.release()
         stages.run("maintenance", lambda: m.maintain.fn(168.0))
         stages.run("maintenance", lambda: m.record_gold_build.fn(run_id, state, rows, as_of, maintained=True))
     times, jobs = stages.times, stages.jobs

@@ -123,6 +123,44 @@ def _silver_table(spark: SparkSession, settings: Settings, table: str) -> DataFr
     return delta_io.read_delta(spark, zones.silver_url(settings, table))
 
 
+class TableReads:
+    """Delta tables read once and cached, for the checks and the profiles of one run to share.
+
+    Both read every table the build changed; each read lists the table's files and rebuilds its snapshot (a
+    few Spark jobs), and caching it computes it once more. Shared, a table costs that once. Threads may ask
+    at once; :meth:`release` unpersists every table read.
+    """
+
+    def __init__(self) -> None:
+        self._frames: dict[str, DataFrame | None] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, url: str) -> DataFrame | None:
+        """The cached table at ``url``, or None when there is no Delta table there."""
+        with self._guard:
+            lock = self._locks.setdefault(url, threading.Lock())
+        with lock:
+            if url not in self._frames:
+                spark = spark_session(get_settings())
+                found = delta_io.is_delta_table(spark, url)
+                self._frames[url] = spark.read.format("delta").load(url).cache() if found else None
+            return self._frames[url]
+
+    def table(self, url: str) -> DataFrame:
+        df = self.get(url)
+        if df is None:
+            raise FileNotFoundError(f"no Delta table at {url}")
+        return df
+
+    def release(self) -> None:
+        with self._guard:
+            frames, self._frames = self._frames, {}
+        for df in frames.values():
+            if df is not None:
+                df.unpersist()
+
+
 # --- bronze -> silver ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SilverLoad:
@@ -527,12 +565,15 @@ def check_quality(
     max_quarantine_fraction: float,
     changed: frozenset[str] | None = None,
     carry_from: str | None = None,
+    reads: TableReads | None = None,
 ) -> tuple[list[dict], tuple[str, ...]]:
     """The catalog's table checks on silver and gold after the writes, and each load's quarantine share.
 
     A check whose tables are all outside ``changed`` (the tables written since the run ``carry_from``
     checked them) is not evaluated again: that run's result is recorded for this run as it stands. With
-    ``changed`` None every check runs. Returns the results, and the checks evaluated (``table/check``).
+    ``changed`` None every check runs. Tables come from ``reads`` (kept cached for the profiles that follow)
+    or, without it, are read and released here. Returns the results, and the checks evaluated
+    (``table/check``).
     """
     settings = get_settings()
     spark = spark_session(settings)
@@ -552,20 +593,21 @@ def check_quality(
     }
     needed = {name for table, cs in todo.items() for c in cs for name in c.inputs(table)}
     silver_names = {t.name for t in SILVER_TABLES}
-    tables = {
-        name: (
-            _silver_table(spark, settings, name)
-            if name in silver_names
-            else delta_io.read_delta(spark, zones.gold_url(settings, name))
-        ).cache()
-        for name in declared
-        if name in needed
-    }
-    evaluated = checks.run_checks(
-        run_id, tables, todo, map_checks=lambda evaluate, items: _side_by_side(settings, evaluate, items)
-    )
-    for df in tables.values():
-        df.unpersist()
+    shared = reads or TableReads()
+    try:
+        tables = {
+            name: shared.table(
+                zones.silver_url(settings, name) if name in silver_names else zones.gold_url(settings, name)
+            )
+            for name in declared
+            if name in needed
+        }
+        evaluated = checks.run_checks(
+            run_id, tables, todo, map_checks=lambda evaluate, items: _side_by_side(settings, evaluate, items)
+        )
+    finally:
+        if reads is None:
+            shared.release()
     found = {(r[1], r[2]): r for r in evaluated} | {key: rows[0] for key, rows in carried.items()}
     results = [
         found[(table, c.name)] for table, cs in declared.items() for c in cs if (table, c.name) in found
@@ -707,10 +749,14 @@ def medallion(
             gold_rows = state.rows_after(built)
             # Checks and profiles of the tables nothing rewrote are the last build's, recorded again.
             changed_tables = state.changed_since_build(stale)
-            checks, evaluated = check_quality(
-                run_id, loads, max_quarantine_fraction, changed_tables, state.built_run_id
-            )
-            profiled = profile_tables(run_id, changed_tables, state.built_run_id)
+            reads = TableReads()  # the checks' reads of the changed tables serve the profiles too
+            try:
+                checks, evaluated = check_quality(
+                    run_id, loads, max_quarantine_fraction, changed_tables, state.built_run_id, reads
+                )
+                profiled = profile_tables(run_id, changed_tables, state.built_run_id, reads)
+            finally:
+                reads.release()
             if run_maintenance:
                 maintain(vacuum_retention_hours)
             # Last: a run that stops before this point is redone by the next (the same tables, rebuilt).
@@ -790,12 +836,17 @@ def announce_revenue_anomaly(run_id: str, result: dict) -> None:
 
 @task(cache_policy=NO_CACHE, task_run_name="profiles")
 def profile_tables(
-    run_id: str, changed: frozenset[str] | None = None, carry_from: str | None = None
+    run_id: str,
+    changed: frozenset[str] | None = None,
+    carry_from: str | None = None,
+    reads: TableReads | None = None,
 ) -> tuple[str, ...]:
     """Profile every silver and gold table into gold/_ops/profiles (this run's rows) and an artifact.
 
     A table outside ``changed`` keeps the profile run ``carry_from`` took of it, recorded again for this
-    run; with ``changed`` None every table is profiled. Returns the tables profiled now (``zone/table``).
+    run; with ``changed`` None every table is profiled. Tables come from ``reads`` (those the checks read
+    are cached there already) or, without it, are read and released here. Returns the tables profiled now
+    (``zone/table``).
     """
     settings = get_settings()
     spark = spark_session(settings)
@@ -809,17 +860,17 @@ def profile_tables(
         (zone, table), url = item
         if (zone, table) in carried:
             return carried[(zone, table)]
-        if not delta_io.is_delta_table(spark, url):
-            return []
-        # Cached, as the checks read their tables: the profile's aggregate and its top values then read
+        # Cached (the checks' read, when they read it): the profile's aggregate and its top values then read
         # the table once (Delta lists its files once, not per query). The rows come back as Python values.
-        df = delta_io.read_delta(spark, url).cache()
-        try:
-            return analytics.profile_rows(df, zone=zone, table_name=table, run_id=run_id)
-        finally:
-            df.unpersist()
+        df = shared.get(url)
+        return [] if df is None else analytics.profile_rows(df, zone=zone, table_name=table, run_id=run_id)
 
-    per_table = dict(zip(urls, _side_by_side(settings, profile, list(urls.items())), strict=True))
+    shared = reads or TableReads()
+    try:
+        per_table = dict(zip(urls, _side_by_side(settings, profile, list(urls.items())), strict=True))
+    finally:
+        if reads is None:
+            shared.release()
     rows = [row for table_rows in per_table.values() for row in table_rows]
     profiled = tuple(
         f"{zone}/{table}"
