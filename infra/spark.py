@@ -391,8 +391,13 @@ def archive_classes(settings: Settings | None = None) -> Path | None:
         print(f"no Spark class archive was written (see {settings.logs_dir / 'spark.log'})", file=sys.stderr)
         return None
     target = class_archive(settings)  # named after the jars resolved above
-    for stale in settings.jars_cache_dir.glob("spark-classes-*.jsa"):
-        stale.unlink()
+    # Archives of another JDK or jar set, and what a set-up killed while its JVM was writing left behind.
+    for stale in (
+        *settings.jars_cache_dir.glob("spark-classes-*.jsa"),
+        *settings.jars_cache_dir.glob("spark-classes.*.partial"),
+    ):
+        if stale != partial:
+            stale.unlink()
     partial.replace(target)
     return target
 
