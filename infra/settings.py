@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     # projections interpreted instead of compiled per task, and static plans over one shuffle partition
     # instead of adaptive ones; faster on a small lake, slower on a large one.
     spark_interpreted_below_mb: int = 32
+    # The JDK pyspark launches (its own rule: $JAVA_HOME/bin/java, else the java on PATH); the class archive
+    # is named after it.
+    java_home: Path | None = Field(
+        default=None, validation_alias=AliasChoices("LAKEHOUSE_JAVA_HOME", "JAVA_HOME")
+    )
     # Start the driver JVM from the archive of its classes that `make setup` writes (infra/spark.py:
     # archive_classes): about 4 s faster per start. False starts it without.
     spark_class_archive: bool = True

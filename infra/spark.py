@@ -346,10 +346,10 @@ def resolve_jars(settings: Settings | None = None) -> list[str]:
 # speed; its name carries what it was made for, so a new JDK, pyspark or jar set makes a new one.
 
 
-def _java() -> str:
+def _java(settings: Settings) -> str:
     """The java that pyspark launches (``$JAVA_HOME/bin/java``, else the one on PATH), resolved."""
-    home = os.environ.get("JAVA_HOME")
-    java = str(Path(home) / "bin" / "java") if home else (shutil.which("java") or "java")
+    home = settings.java_home
+    java = str(home / "bin" / "java") if home else (shutil.which("java") or "java")
     return os.path.realpath(java)
 
 
@@ -359,7 +359,7 @@ def class_archive(settings: Settings) -> Path:
 
     manifest = jars_manifest(settings)
     jars = manifest.read_text() if manifest.exists() else ""
-    key = "\n".join((_java(), pyspark_version, JVM_OPTIONS, jars))
+    key = "\n".join((_java(settings), pyspark_version, JVM_OPTIONS, jars))
     return settings.jars_cache_dir / f"spark-classes-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsa"
 
 
