@@ -1,13 +1,17 @@
 """Pipeline benchmark: `lakehouse run` as a user runs it, its steps' seconds and the memory high-water mark.
 
 It starts the services the pipeline talks to (Azurite, the DFS endpoint, the Event Hubs endpoint, the
-app_events API serving the same scale factor, the Prefect server) on free ports with their state in a
-folder of its own, then runs ``lakehouse run --sf SF`` in a process of its own (``--runs 2`` adds a re-run,
-which finds nothing new). While a run works, the resident memory of every process of the stack and of the
-run (its Spark driver JVM included) is sampled once a second. Afterwards the steps of each run are read
-from Prefect: the parent flow's subflows and tasks, and the medallion's own tasks, with their seconds.
+app_events API serving the same scale factor, the stack's shared Spark driver, the Prefect server) on free
+ports with their state in a folder of its own, then runs ``lakehouse run --sf SF`` in a process of its own
+(``--runs 2`` adds a re-run, which finds nothing new; with ``--next-day`` each re-run brings the next day's
+batch instead). The runs attach to the shared driver as under ``lakehouse up``; with ``--own-jvm`` it is left
+out and every run starts its own driver JVM (the peer to compare with). While a run works, the resident
+memory of every process of the stack and of the run (the Spark driver JVM included) is sampled once a
+second. Afterwards the steps of each run are read from Prefect: the parent flow's subflows and tasks, and
+the medallion's own tasks, with their seconds.
 
     .venv/bin/python bench/bench_pipeline.py --sf 0.01 --runs 2
+    .venv/bin/python bench/bench_pipeline.py --sf 0.01 --runs 3 --next-day [--own-jvm]
     .venv/bin/python bench/bench_pipeline.py --sf 10 --work /data/bench   # SF10 needs ~40 GB of disk
 """
 
@@ -33,7 +37,7 @@ from infra.settings import PROJECT_ROOT, Settings
 from infra.storage.lake import Lake
 
 console = Console(width=140)
-SERVICES = ("azurite", "dfs", "eventhubs", "app-events-api", "prefect")
+SERVICES = ("azurite", "dfs", "eventhubs", "app-events-api", "spark-driver", "prefect")
 PAGE = 200  # Prefect's read limit per call
 
 
@@ -167,6 +171,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="1 = the first run only; 2 adds a no-op re-run")
     parser.add_argument("--work", type=Path, help="folder for the stack's state and lake (default: a temp)")
     parser.add_argument("--keep", action="store_true", help="leave the stack's state folder in place")
+    parser.add_argument("--next-day", action="store_true", help="each re-run brings the next day's batch")
+    parser.add_argument("--own-jvm", action="store_true", help="no shared driver: each run starts a JVM")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-", dir=args.work))
@@ -181,25 +187,29 @@ def main() -> None:
         alerts_port=free_port(),
         dashboard_port=free_port(),
         api_sf=args.sf,
+        api_days=args.runs if args.next_day else 1,
+        spark_shared_driver=not args.own_jvm,
     )
     specs = [s for s in stack_specs(settings) if s.name in SERVICES]
     launcher = Launcher(settings.state_dir)
     env = os.environ | settings.to_env() | {"COLUMNS": "120"}
-    console.print(f"starting {', '.join(SERVICES)} (state in {settings.state_dir})")
+    console.print(f"starting {', '.join(s.name for s in specs)} (state in {settings.state_dir})")
     started = time.perf_counter()
     with running(launcher, specs):
         with Lake(settings) as lake:
             lake.ensure_zones()  # as `lakehouse up` does
         console.print(f"stack up in {time.perf_counter() - started:.1f} s")
         for index in range(args.runs):
+            days = index + 1 if args.next_day else 1
             label = "first run" if index == 0 else f"re-run {index}"
+            label += f" (day {index})" if args.next_day and index else ""
             log = settings.state_dir / f"run-{index}.out"
             roots = {s.name: pid for s in specs if (pid := launcher.pid(s.name)) is not None}
-            console.print(f"{label}: lakehouse run --sf {args.sf:g} (its output: {log})")
+            console.print(f"{label}: lakehouse run --sf {args.sf:g} --days {days} (its output: {log})")
             t = time.perf_counter()
             with log.open("w") as out:
                 run = subprocess.Popen(
-                    [sys.executable, "-m", "flows.cli", "run", "--sf", f"{args.sf:g}"],
+                    [sys.executable, "-m", "flows.cli", "run", "--sf", f"{args.sf:g}", "--days", str(days)],
                     cwd=PROJECT_ROOT,
                     env=env,
                     stdout=out,

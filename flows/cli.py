@@ -264,6 +264,10 @@ def run(
         raise _fail(f"{state.message}\nThe run, its logs and artifacts: {link}")
     result = state.result()
     console.print(f"[bold green]pipeline completed[/] in {time.monotonic() - started:.0f} s")
+    from infra.spark import on_shared_driver
+
+    driver = "the stack's shared driver (spark-driver)" if on_shared_driver() else "a driver JVM of its own"
+    console.print(f"[dim]Spark: this run used {driver}[/]")
     _print_layers(result.medallion.loads)
     _print_gold(result.medallion.gold_rows)
     console.print(

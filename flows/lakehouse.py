@@ -25,6 +25,7 @@ from flows.batch import copy_batch_to_bronze, generate_batch
 from flows.medallion import DataQualityError, MedallionResult, medallion, spark_session
 from flows.reviews import SendReport, enqueued_positions, land_reviews, send_reviews, wait_for_capture
 from infra.settings import Settings, get_settings
+from infra.spark import on_shared_driver
 from infra.storage.lake import Lake
 from ingestion import reviews
 from transforms.catalog import GOLD_TABLES
@@ -126,6 +127,8 @@ def lakehouse(
 def start_spark() -> None:
     """Start the medallion's SparkSession ahead of it (the process's one session; the medallion reuses it)."""
     spark_session(get_settings())
+    driver = "attached to the stack's shared driver" if on_shared_driver() else "started a driver JVM"
+    get_run_logger().info("Spark: %s", driver)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)

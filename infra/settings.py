@@ -190,6 +190,10 @@ class Settings(BaseSettings):
     # Start the driver JVM from the archive of its classes that `make setup` writes (infra/spark.py:
     # archive_classes): about 4 s faster per start. False starts it without.
     spark_class_archive: bool = True
+    # Attach to the local stack's shared driver (service `spark-driver` of `lakehouse up`) when it runs with
+    # the same launch settings and no other run holds it, instead of starting a JVM (infra/spark.py). False:
+    # every run starts its own, and `lakehouse up` starts no shared driver.
+    spark_shared_driver: bool = True
     # Any further Spark settings, applied last (they win over the ones above), e.g.
     # LAKEHOUSE_SPARK_CONF='{"spark.sql.codegen.factoryMode": "FALLBACK"}'.
     spark_conf: dict[str, str] = Field(default_factory=dict)

@@ -11,18 +11,25 @@ step, and then records the driver's classes in a Class Data Sharing archive (:fu
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import hashlib
+import json
+import logging
 import os
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from infra.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+log = logging.getLogger("lakehouse.spark")
 
 # Maven Central serves delta-spark 4.4.0 (not 4.4.1) and spark-avro up to 4.1.1 (no 4.2.0 artifact) here;
 # spark-avro 4.1.1 reads and writes Avro under Spark 4.2.0 (tests/infra/test_spark.py covers it).
@@ -211,13 +218,19 @@ def build_spark_session(
 
     A process has one session: once it runs, every call returns it as it is, so that what a run tuned on it
     (:func:`tune_for_volume`) holds for the whole run. Two threads asking at once get the same session.
+    When the local stack's shared driver runs with the same settings and no other run holds it, the session
+    is that driver's (:func:`attach_shared_driver`): no JVM starts, and its JIT is warm from earlier runs.
 
     Gold must stay readable by Power BI's Delta connector, so new tables get no deletion vectors and no column
     mapping (reader 1 / writer 2), and timestamps are written as plain ``timestamp`` in UTC.
     """
+    settings = settings or get_settings()
     with _BUILD_LOCK:
         running = _running_session()
-        return running if running is not None else _build(settings or get_settings(), app_name, extra_conf)
+        if running is not None:
+            return running
+        conf = launch_conf(settings, extra_conf)
+        return attach_shared_driver(settings, conf) or launch_driver(settings, conf, app_name)
 
 
 _BUILD_LOCK = threading.Lock()
@@ -233,16 +246,12 @@ def _running_session() -> SparkSession | None:
         return None
 
 
-def _build(
-    settings: Settings,
-    app_name: str,
-    extra_conf: dict[str, str] | None,
-    archive_to: Path | None = None,
-) -> SparkSession:
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.appName(app_name).master(settings.spark_master)
+def launch_conf(
+    settings: Settings, extra_conf: dict[str, str] | None = None, archive_to: Path | None = None
+) -> dict[str, str]:
+    """What a driver JVM for ``settings`` starts with (``archive_to``: where it writes a class archive)."""
     conf: dict[str, str] = {
+        "spark.master": settings.spark_master,
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
@@ -272,22 +281,187 @@ def _build(
         conf["spark.jars.packages"] = ",".join(SPARK_PACKAGES)
         conf["spark.jars.excludes"] = ",".join(SPARK_JAR_EXCLUDES)
     conf |= storage_conf(settings) | cluster_conf(settings)
-    log_file = settings.logs_dir / "spark.log"
     archive = class_archive(settings) if jars and settings.spark_class_archive else None
     if archive_to is not None:
         cds = f" -XX:ArchiveClassesAtExit={archive_to}"
     else:
         cds = f" -XX:SharedArchiveFile={archive}" if archive is not None and archive.exists() else ""
+    log_file = settings.logs_dir / "spark.log"
     conf["spark.driver.extraJavaOptions"] = (
         f"{JVM_OPTIONS} -Dlog4j2.configurationFile=file:{LOG4J_CONFIG} -Dlakehouse.spark.log={log_file}{cds}"
     )
-    conf |= settings.spark_conf | (extra_conf or {})
-    _launch_jvm_logging_to(log_file, conf)
+    return conf | settings.spark_conf | (extra_conf or {})
+
+
+def launch_driver(settings: Settings, conf: dict[str, str], app_name: str = "lakehouse") -> SparkSession:
+    """Start this process's own driver JVM with ``conf`` (:func:`launch_conf`) and build its session."""
+    from pyspark.sql import SparkSession
+
+    conf = conf | {"spark.app.name": app_name}
+    _launch_jvm_logging_to(settings.logs_dir / "spark.log", conf)
+    builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    if not jars:
+    if "spark.jars.packages" in conf:
         _record_jars(settings, spark)
+    return spark
+
+
+# --- the local stack's shared driver ------------------------------------------------------------------------
+# At SF0.01 a run's time is a cold JVM, not rows: four medallion passes in one process took 141.5, 100.6, 82.7
+# and 75.4 s (2026-12-03), the JIT and Delta's caches warming up. `lakehouse up` therefore runs one driver
+# JVM as a service (`spark-driver`, infra/local/spark_driver.py) and publishes its py4j port and secret in a
+# file only its user can read. A run started with the same launch conf attaches to it instead of starting a
+# JVM, one run at a time: it holds a lock on the driver for as long as its process lives, and gets a session
+# of its own (``newSession``: its own SQL settings and temporary views over the shared JVM). Anything else
+# (a run while another holds the driver, different settings, no stack) starts its own JVM as before.
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedDriver:
+    """How to reach the stack's shared driver: its service's pid, py4j port and secret, its launch conf."""
+
+    pid: int
+    port: int
+    secret: str
+    conf_key: str
+
+
+def shared_driver_file(settings: Settings) -> Path:
+    return settings.run_dir / "spark-driver.json"
+
+
+def shared_driver_client_file(settings: Settings) -> Path:
+    """The pid of the run attached to the shared driver (the service cancels its jobs once it is gone)."""
+    return settings.run_dir / "spark-driver.client"
+
+
+def shared_driver_lock(settings: Settings) -> Path:
+    return settings.run_dir / "spark-driver.lock"
+
+
+def conf_key(conf: dict[str, str]) -> str:
+    """What a driver's launch conf is, as a digest: a run attaches only to a driver started like its own."""
+    launch = sorted((key, value) for key, value in conf.items() if key != "spark.app.name")
+    return hashlib.sha256(json.dumps(launch).encode()).hexdigest()
+
+
+def publish_shared_driver(settings: Settings, conf: dict[str, str]) -> SharedDriver:
+    """Write where this process's driver JVM listens (service side; the file is readable by its user only)."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is None:
+        raise RuntimeError("publish_shared_driver needs a running driver JVM in this process")
+    parameters = gateway.java_parameters  # a ClientServer: pyspark pins Python threads to JVM threads
+    driver = SharedDriver(os.getpid(), parameters.port, parameters.auth_token, conf_key(conf))
+    target = shared_driver_file(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        json.dump(dataclasses.asdict(driver), handle)
+    partial.replace(target)
+    return driver
+
+
+def read_shared_driver(settings: Settings) -> SharedDriver | None:
+    """The shared driver the stack published, if its service still runs."""
+    try:
+        driver = SharedDriver(**json.loads(shared_driver_file(settings).read_text()))
+        os.kill(driver.pid, 0)
+    except (OSError, ValueError, TypeError):  # no file, a torn or foreign one, or its service is gone
+        return None
+    return driver
+
+
+_ATTACHED: list[IO[str]] = []  # the shared driver's lock, held by this process while it lives
+
+
+def on_shared_driver() -> bool:
+    """True when this process's session is the stack's shared driver's."""
+    return bool(_ATTACHED)
+
+
+def attach_shared_driver(settings: Settings, conf: dict[str, str]) -> SparkSession | None:
+    """A session on the stack's shared driver, or None (and why, in the log) when this run starts its own.
+
+    Attaching cancels what a run that died while attached left running and empties the shared cache; the
+    session is a new one, so no SQL setting or temporary view of an earlier run carries over.
+    """
+    if not settings.spark_shared_driver or _ATTACHED:
+        return None
+    driver = read_shared_driver(settings)
+    if driver is None:
+        return None
+    if driver.conf_key != conf_key(conf):
+        log.info("the stack's Spark driver was started with other settings: this run starts its own")
+        return None
+    lock = shared_driver_lock(settings).open("a+")
+    if not _lock_within(lock, LOCK_WAIT_SECONDS):  # the service takes it for a moment after a run ends
+        lock.close()
+        log.info("the stack's Spark driver is busy with another run: this run starts its own")
+        return None
+    try:
+        spark = _session_on(driver)
+    except Exception as exc:  # whatever the connection raised, the run goes on with its own JVM
+        lock.close()
+        _forget_gateway()
+        log.warning("could not attach to the stack's Spark driver (%s): this run starts its own", exc)
+        return None
+    _ATTACHED.append(lock)
+    shared_driver_client_file(settings).write_text(str(os.getpid()))
+    log.info("attached to the stack's Spark driver (service pid %d)", driver.pid)
+    return spark
+
+
+LOCK_WAIT_SECONDS = 2.0
+
+
+def _lock_within(handle: IO[str], seconds: float) -> bool:
+    """Take an exclusive lock on ``handle``, trying for up to ``seconds``; False if another holds it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+def _forget_gateway() -> None:
+    """Drop what pyspark keeps of a gateway this process gave up on, so that it can launch its own JVM."""
+    from pyspark import SparkContext
+
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    SparkContext._active_spark_context = None
+
+
+def _session_on(driver: SharedDriver) -> SparkSession:
+    from py4j.java_gateway import JavaGateway
+    from pyspark import SparkContext
+    from pyspark.java_gateway import launch_gateway
+    from pyspark.sql import SparkSession
+
+    # pyspark connects to a running JVM, instead of launching one, when these two are set.
+    os.environ |= {"PYSPARK_GATEWAY_PORT": str(driver.port), "PYSPARK_GATEWAY_SECRET": driver.secret}
+    try:
+        gateway: JavaGateway = launch_gateway()
+    finally:
+        del os.environ["PYSPARK_GATEWAY_PORT"], os.environ["PYSPARK_GATEWAY_SECRET"]
+    jvm = gateway.jvm
+    session = jvm.SparkSession.getDefaultSession()
+    if not session.isDefined() or session.get().sparkContext().isStopped():
+        gateway.shutdown()
+        raise RuntimeError("its SparkContext is stopped")
+    context = SparkContext(gateway=gateway, jsc=jvm.JavaSparkContext(session.get().sparkContext()))
+    context.cancelAllJobs()  # of a run that died while attached
+    spark = SparkSession(context, jsparkSession=session.get().newSession())  # the JVM's default from now
+    spark.catalog.clearCache()
     return spark
 
 
@@ -326,7 +500,7 @@ def resolve_jars(settings: Settings | None = None) -> list[str]:
     jars = cached_jars(settings)
     if jars:
         return jars
-    spark = build_spark_session(settings, app_name="resolve-jars")
+    spark = launch_driver(settings, launch_conf(settings), "resolve-jars")  # never the shared driver
     spark.stop()
     jars = cached_jars(settings)
     if not jars:
@@ -380,7 +554,7 @@ def archive_classes(settings: Settings | None = None) -> Path | None:
     if SparkContext._gateway is not None:
         raise RuntimeError("archive_classes needs a process whose Spark JVM has not started yet")
     partial = settings.jars_cache_dir / f"spark-classes.{os.getpid()}.partial"
-    spark = _build(settings, "set-up", None, archive_to=partial)
+    spark = launch_driver(settings, launch_conf(settings, archive_to=partial), "set-up")
     spark.range(3).collect()
     spark.stop()
     process = getattr(SparkContext._gateway, "proc", None)

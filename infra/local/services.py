@@ -1,10 +1,10 @@
 """Every service of the local stack (`lakehouse up`), as launcher specs built from settings, in one place.
 
 Azurite, the DFS endpoint, the Event Hubs endpoint, the simulated app_events API, the alerts receiver, the
-dashboard, the Prefect server and its worker; and, on request only (`lakehouse up spark`), a Spark
-standalone master with its workers. Each reads its ports and keys from the same ``LAKEHOUSE_*`` settings
-(the launcher passes them through the environment), so ``lakehouse up`` and the test fixtures differ only
-in the settings they pass.
+dashboard, the Spark driver the stack's runs share, the Prefect server and its worker; and, on request only
+(`lakehouse up spark`), a Spark standalone master with its workers. Each reads its ports and keys from the
+same ``LAKEHOUSE_*`` settings (the launcher passes them through the environment), so ``lakehouse up`` and
+the test fixtures differ only in the settings they pass.
 """
 
 from __future__ import annotations
@@ -132,6 +132,23 @@ def app_events_api_spec(settings: Settings, api: ApiConfig | None = None) -> Ser
     )
 
 
+def spark_driver_spec(settings: Settings) -> ServiceSpec:
+    """The driver JVM the stack's runs share (``infra/local/spark_driver.py``), healthy once published."""
+    from infra.spark import read_shared_driver
+
+    return ServiceSpec(
+        name="spark-driver",
+        command=[sys.executable, "-m", "infra.local.spark_driver"],
+        ports={},
+        health=lambda: read_shared_driver(settings) is not None,
+        url=f"{settings.spark_master}, shared by the stack's runs (JVM log: logs/spark.log)",
+        env=settings.to_env(),
+        cwd=PROJECT_ROOT,
+        # A JVM start; on a machine without `make setup` it first resolves the jars from Maven Central.
+        startup_timeout=300,
+    )
+
+
 DASHBOARD_APP = PROJECT_ROOT / "infra" / "local" / "dashboard" / "app.py"
 
 
@@ -181,6 +198,8 @@ def stack_specs(settings: Settings) -> list[ServiceSpec]:
     if settings.alert_webhook_url is None:  # alerts go to the local receiver unless a webhook is set
         specs.append(alerts_spec(settings))
     specs.append(dashboard_spec(settings))
+    if settings.spark_shared_driver:
+        specs.append(spark_driver_spec(settings))
     specs += [prefect_server_spec(settings), prefect_worker_spec(settings)]
     return specs
 

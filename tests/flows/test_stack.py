@@ -18,7 +18,17 @@ from tests.conftest import assert_no_server_errors, make_settings
 from transforms.catalog import GOLD_TABLES, SILVER_KEYS
 
 pytestmark = [pytest.mark.services]
-SERVICES = ("azurite", "dfs", "eventhubs", "app-events-api", "alerts", "dashboard", "prefect", "worker")
+SERVICES = (
+    "azurite",
+    "dfs",
+    "eventhubs",
+    "app-events-api",
+    "alerts",
+    "dashboard",
+    "spark-driver",
+    "prefect",
+    "worker",
+)
 
 
 def lakehouse(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -77,6 +87,7 @@ def test_up_status_down_and_restart_keep_the_data(tmp_path: Path) -> None:
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert f"Prefect: the stack's server at http://127.0.0.1:{settings.prefect_port}" in ran.stdout
         assert "pipeline completed" in ran.stdout
+        assert "Spark: this run used the stack's shared driver (spark-driver)" in ran.stdout
         assert f"This run: http://127.0.0.1:{settings.prefect_port}/runs/flow-run/" in ran.stdout
         loaded = printed_rows(ran.stdout, "bronze -> silver")
         assert set(loaded) == set(SILVER_KEYS) and all(int(cells[0]) >= 1 for cells in loaded.values())

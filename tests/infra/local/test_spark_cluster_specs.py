@@ -58,7 +58,8 @@ def test_a_master_and_one_worker_per_ui_port_from_settings(tmp_path: Path) -> No
 
 def test_the_cluster_is_not_part_of_the_default_stack(tmp_path: Path) -> None:
     names = {s.name for s in stack_specs(Settings(state_dir=tmp_path))}
-    assert not any(name.startswith("spark") for name in names)
+    cluster = {s.name for s in spark_cluster_specs(Settings(state_dir=tmp_path))}
+    assert cluster and not names & cluster
 
 
 def test_up_names_the_cluster_among_the_choices(tmp_path: Path, monkeypatch) -> None:
@@ -73,5 +74,5 @@ def test_up_names_the_cluster_among_the_choices(tmp_path: Path, monkeypatch) -> 
     assert result.exit_code == 1
     assert " ".join(result.output.split()) == (
         "error: unknown service(s) sparks; choose from azurite, dfs, eventhubs, app-events-api, alerts, "
-        "dashboard, prefect, worker, spark, spark-master, spark-worker-1, spark-worker-2"
+        "dashboard, spark-driver, prefect, worker, spark, spark-master, spark-worker-1, spark-worker-2"
     )

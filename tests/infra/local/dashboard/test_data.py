@@ -166,6 +166,7 @@ def test_the_stack_runs_the_dashboard_headless_without_usage_statistics(tmp_path
         "app-events-api",
         "alerts",
         "dashboard",
+        "spark-driver",
         "prefect",
         "worker",
     ]

@@ -1,0 +1,103 @@
+"""The local stack's shared Spark driver: one warm driver JVM that the stack's runs attach to.
+
+A run at SF0.01 spends most of its time warming a JVM up (the JIT, Delta's caches), not on rows. This
+service starts one driver JVM with the stack's settings, publishes its py4j port and secret in
+``<state>/run/spark-driver.json`` (readable by its user only) and keeps it running; a run started with the
+same launch settings attaches to it instead of starting a JVM (``infra/spark.py: attach_shared_driver``),
+one run at a time.
+
+The service also tidies up after a run that died while attached: once the run's lock is free again, it
+cancels the jobs that run left and empties the shared cache. If a client stops the shared SparkContext
+(``spark.stop()``), the service exits with an error; runs then start their own JVM until ``lakehouse up``
+starts it again.
+
+Run it with ``python -m infra.local.spark_driver`` (the launcher does, as service ``spark-driver``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from infra.settings import Settings, get_settings
+from infra.spark import (
+    launch_conf,
+    launch_driver,
+    publish_shared_driver,
+    shared_driver_client_file,
+    shared_driver_file,
+    shared_driver_lock,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger("lakehouse.spark-driver")
+POLL_SECONDS = 0.5
+
+
+def tidy_after_gone_client(settings: Settings, spark: SparkSession) -> int | None:
+    """If a run was attached and its lock is free (it exited or died): cancel its jobs, empty the cache.
+
+    Returns the pid of that run, or None when no run was attached or it still holds the driver.
+    """
+    client_file = shared_driver_client_file(settings)
+    try:
+        pid = int(client_file.read_text())
+    except (OSError, ValueError):
+        return None
+    with shared_driver_lock(settings).open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # still attached
+        spark.sparkContext.cancelAllJobs()
+        spark.catalog.clearCache()
+        client_file.unlink(missing_ok=True)
+    return pid
+
+
+def serve(settings: Settings, stop: threading.Event) -> int:
+    """Start the driver, publish it, and watch it until ``stop`` is set (0) or its context stops (1)."""
+    conf = launch_conf(settings)
+    published = shared_driver_file(settings)
+    published.unlink(missing_ok=True)  # of a service that was killed
+    shared_driver_client_file(settings).unlink(missing_ok=True)
+    spark = launch_driver(settings, conf, app_name="lakehouse shared driver")
+    driver = publish_shared_driver(settings, conf)
+    ui = spark.sparkContext.uiWebUrl
+    log.info("shared Spark driver ready on py4j port %d, Spark UI %s", driver.port, ui)
+    try:
+        while not stop.wait(POLL_SECONDS):
+            if spark.sparkContext._jsc.sc().isStopped():
+                log.error(
+                    "the shared SparkContext was stopped (a run called spark.stop()); runs start their own "
+                    "JVM until `lakehouse up spark-driver` starts it again"
+                )
+                return 1
+            gone = tidy_after_gone_client(settings, spark)
+            if gone is not None:
+                log.info("run %d detached; its jobs were cancelled and the cache emptied", gone)
+        return 0
+    finally:
+        published.unlink(missing_ok=True)
+        try:
+            spark.stop()
+        except Exception as exc:  # on SIGTERM the JVM may already be shutting down
+            log.info("the driver JVM was already stopping (%s)", exc)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return serve(get_settings(), stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
