@@ -7,6 +7,7 @@ Every command has ``--help``. Settings come from ``LAKEHOUSE_*`` variables or ``
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -77,17 +78,29 @@ def _start_stack(settings: Settings, services: list[str] | None) -> None:
     # The cluster costs memory (a master, two workers and their executors): it runs only when asked for.
     specs = [s for s in _every_spec(settings) if s.name in wanted or (not services and s.name not in cluster)]
     launcher = launcher_for(settings)
+    # Services that need none of the others start first and are waited for last: their start overlaps.
+    alongside = [s for s in specs if s.starts_alongside]
+    in_turn = [s for s in specs if not s.starts_alongside]
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as bar:
-        for spec in specs:
-            task = bar.add_task(f"starting {spec.name}", total=1)
-            started = time.monotonic()
+
+        def step(spec: ServiceSpec, call: Callable[[ServiceSpec], object]) -> None:
             try:
-                launcher.start(spec)
+                call(spec)
             except ServiceError as exc:
                 bar.stop()
                 raise _fail(str(exc)) from exc
+
+        tasks = {s.name: (bar.add_task(f"starting {s.name}", total=1), time.monotonic()) for s in alongside}
+        for spec in alongside:
+            step(spec, launcher.spawn)
+        for spec in [*in_turn, *alongside]:
+            task, started = tasks.get(spec.name) or (
+                bar.add_task(f"starting {spec.name}", total=1),
+                time.monotonic(),
+            )
+            step(spec, launcher.wait_healthy if spec in alongside else launcher.start)
             bar.update(
                 task, completed=1, description=f"{spec.name} healthy ({time.monotonic() - started:.1f} s)"
             )

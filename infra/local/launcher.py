@@ -46,6 +46,9 @@ class ServiceSpec:
     # A log line that says the service has flushed its data and closed. Some services (Azurite under a
     # non-interactive stdin) print it on SIGTERM but never exit; once it shows, the rest is killed.
     closed_marker: str | None = None
+    # It needs no other service to start and none needs it while they start: `lakehouse up` starts it first
+    # and waits for it last, so its start overlaps theirs.
+    starts_alongside: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,9 +161,14 @@ class Launcher:
 
     def start(self, spec: ServiceSpec) -> ServiceStatus:
         """Start ``spec`` unless it already runs; wait until healthy or raise :class:`ServiceError`."""
+        self.spawn(spec)
+        return self.wait_healthy(spec)
+
+    def spawn(self, spec: ServiceSpec) -> None:
+        """Start ``spec``'s process unless it already runs healthy, without waiting for it to be healthy."""
         if self.pid(spec.name) is not None:
             if spec.health():
-                return self.status(spec)
+                return
             self.stop(spec)
         for port_name, port in spec.ports.items():
             if not port_is_free(port):
@@ -195,15 +203,19 @@ class Launcher:
         self._record_path(spec.name).write_text(
             json.dumps({"pid": process.pid, "ports": spec.ports, "command": list(spec.command)})
         )
+
+    def wait_healthy(self, spec: ServiceSpec) -> ServiceStatus:
+        """Wait until the started ``spec`` is healthy; stop it and raise :class:`ServiceError` if it fails."""
+        process = self._children.get(spec.name)
         deadline = time.monotonic() + spec.startup_timeout
         while time.monotonic() < deadline:
-            if process.poll() is not None:
+            if spec.health():
+                return self.status(spec)
+            if process is not None and process.poll() is not None:
                 raise ServiceError(
                     f"{spec.name} exited with code {process.returncode} while starting; "
                     f"last lines of {self.log_path(spec.name)}:\n{self.tail(spec.name, 15)}"
                 )
-            if spec.health():
-                return self.status(spec)
             time.sleep(0.2)
         self.stop(spec)
         raise ServiceError(

@@ -146,6 +146,7 @@ def spark_driver_spec(settings: Settings) -> ServiceSpec:
         cwd=PROJECT_ROOT,
         # A JVM start; on a machine without `make setup` it first resolves the jars from Maven Central.
         startup_timeout=300,
+        starts_alongside=True,
     )
 
 

@@ -2,7 +2,7 @@
 
 A run at SF0.01 spends most of its time warming a JVM up (the JIT, Delta's caches), not on rows. This
 service starts one driver JVM with the stack's settings, publishes its py4j port and secret in
-``<state>/run/spark-driver.json`` (readable by its user only) and keeps it running; a run started with the
+``<state>/run/shared-driver.json`` (readable by its user only) and keeps it running; a run started with the
 same launch settings attaches to it instead of starting a JVM (``infra/spark.py: attach_shared_driver``),
 one run at a time.
 

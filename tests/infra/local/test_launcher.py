@@ -67,6 +67,40 @@ def test_a_crashing_service_reports_its_log(tmp_path: Path) -> None:
         Launcher(tmp_path / "state").start(spec)
 
 
+def test_a_service_spawned_alongside_is_waited_for_later(tmp_path: Path) -> None:
+    """What `lakehouse up` does for a service that starts alongside the others (the shared Spark driver)."""
+    ready = tmp_path / "ready"
+    spec = ServiceSpec(
+        name="slow",
+        command=[
+            sys.executable,
+            "-c",
+            f"import pathlib, time; time.sleep(1); pathlib.Path({str(ready)!r}).touch(); time.sleep(60)",
+        ],
+        ports={},
+        health=ready.exists,
+        url="-",
+        startup_timeout=20,
+    )
+    launcher = Launcher(tmp_path / "state")
+    launcher.spawn(spec)
+    try:
+        assert launcher.pid("slow") is not None and not ready.exists()  # spawn did not wait
+        assert launcher.wait_healthy(spec).healthy
+    finally:
+        launcher.stop(spec)
+    broken = ServiceSpec(
+        name="broken",
+        command=[sys.executable, "-c", "import sys; print('no JVM'); sys.exit(2)"],
+        ports={},
+        health=lambda: False,
+        url="-",
+    )
+    launcher.spawn(broken)
+    with pytest.raises(ServiceError, match=r"(?s)exited with code 2.*no JVM"):
+        launcher.wait_healthy(broken)
+
+
 def test_azurite_restart_keeps_the_data(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "state")
     launcher = Launcher(settings.state_dir)
