@@ -465,57 +465,6 @@ def _session_on(driver: SharedDriver) -> SparkSession:
     return spark
 
 
-# --- warming a new driver up ------------------------------------------------------------------------------
-WARMED_PROPERTY = "lakehouse.warmed"  # a JVM system property: set once a warm-up ran in that JVM
-
-
-def warm_up(spark: SparkSession, settings: Settings, rounds: int = 3) -> bool:
-    """Run a few small Delta writes, MERGEs, aggregations and joins on a scratch table, once per JVM.
-
-    A new JVM interprets Spark's and Delta's code until its JIT has seen it often enough to compile it; the
-    first queries of a run pay for that (a silver entity of a few hundred rows took 35 s in a new JVM against
-    8 s in a used one). Run while ingestion keeps the run busy elsewhere, this moves much of that cost off the
-    run's path. The scratch table is on local disk under the state folder and is removed afterwards; on a
-    cluster (executors in other JVMs, other machines) nothing runs. Returns whether it ran.
-    """
-    from delta.tables import DeltaTable
-    from pyspark.sql import functions as F
-
-    jvm_system = spark.sparkContext._jvm.java.lang.System  # type: ignore[union-attr]  # set once a JVM runs
-    if not is_local_master(settings.spark_master) or jvm_system.getProperty(WARMED_PROPERTY):
-        return False
-    scratch = settings.state_dir / "spark-warm-up" / f"{os.getpid()}-{threading.get_ident()}"
-    url = scratch.resolve().as_uri()
-    try:
-        for round_ in range(rounds):
-            rows_df = spark.range(round_ * 500, round_ * 500 + 2000).select(
-                "id",
-                (F.col("id") % 17).cast("string").alias("key"),
-                (F.col("id") / 7).cast("decimal(12,2)").alias("amount"),
-                F.current_timestamp().alias("loaded_at"),
-            )
-            if round_ == 0:
-                rows_df.write.format("delta").mode("overwrite").save(url)
-            else:
-                (
-                    DeltaTable.forPath(spark, url)
-                    .alias("t")
-                    .merge(rows_df.alias("s"), "t.id = s.id")
-                    .whenMatchedUpdateAll()
-                    .whenNotMatchedInsertAll()
-                    .execute()
-                )
-            table_df = spark.read.format("delta").load(url)
-            totals_df = table_df.groupBy("key").agg(
-                F.sum("amount").alias("total"), F.count("*").alias("rows")
-            )
-            table_df.join(totals_df, "key").where(F.col("n") > 0).dropDuplicates(["id"]).count()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    jvm_system.setProperty(WARMED_PROPERTY, "true")
-    return True
-
-
 def _launch_jvm_logging_to(log_file: Path, conf: dict[str, str]) -> None:
     """Start the driver JVM with its stdout/stderr in ``log_file`` (unless this process already has one).
 
