@@ -23,6 +23,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+from py4j.protocol import Py4JError
+
 from infra.settings import Settings, get_settings
 from infra.spark import (
     launch_conf,
@@ -73,7 +75,13 @@ def serve(settings: Settings, stop: threading.Event) -> int:
     log.info("shared Spark driver ready on py4j port %d, Spark UI %s", driver.port, ui)
     try:
         while not stop.wait(POLL_SECONDS):
-            if spark.sparkContext._jsc.sc().isStopped():
+            try:
+                stopped = spark.sparkContext._jsc.sc().isStopped()
+            except (Py4JError, OSError) as exc:  # the JVM itself is gone (killed, out of memory)
+                jvm_log = settings.logs_dir / "spark.log"
+                log.error("the driver JVM stopped answering (%s); see %s", exc, jvm_log)
+                return 1
+            if stopped:
                 log.error(
                     "the shared SparkContext was stopped (a run called spark.stop()); runs start their own "
                     "JVM until `lakehouse up spark-driver` starts it again"
@@ -93,6 +101,7 @@ def serve(settings: Settings, stop: threading.Event) -> int:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # a line per closed connection otherwise
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

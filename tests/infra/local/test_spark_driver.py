@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -175,3 +176,16 @@ def test_a_run_that_stops_the_shared_context_ends_the_service_not_later_runs(dri
     assert not shared_driver_file(settings).exists()
     alone, _ = finished(start_run(settings, "ping"))
     assert not alone["attached"] and alone["own_jvm"]
+
+
+def test_a_driver_jvm_that_dies_ends_the_service_with_a_clear_error(driver) -> None:
+    settings, launcher = driver
+    spec = spark_driver_spec(settings)
+    launcher.start(spec)  # again: the test before ended it
+    service = launcher.pid("spark-driver")
+    assert service is not None
+    (jvm,) = (int(pid) for pid in Path(f"/proc/{service}/task/{service}/children").read_text().split())
+    os.kill(jvm, signal.SIGKILL)  # as the kernel's OOM killer would
+    wait_for(lambda: not launcher.status(spec).running)
+    assert "the driver JVM stopped answering" in launcher.log_path("spark-driver").read_text()
+    assert read_shared_driver(settings) is None
