@@ -145,6 +145,16 @@ def status() -> None:
         table.add_row(st.name, state, str(st.pid or "-"), st.url, str(st.log))
     console.print(table)
     console.print(f"Spark master of the flows: {settings.spark_master} (LAKEHOUSE_SPARK_MASTER)")
+    driver = next((s for s in stack_specs(settings) if s.name == "spark-driver"), None)
+    if driver and launcher.status(driver).healthy:
+        from infra.spark import shared_driver_holder
+
+        holder = shared_driver_holder(settings)
+        console.print(
+            "Shared Spark driver: free (the next run attaches to it)"
+            if holder is None
+            else f"Shared Spark driver: in use by run pid {holder} (a run started now starts its own JVM)"
+        )
     alerts_service = next((s for s in stack_specs(settings) if s.name == "alerts"), None)
     if alerts_service and launcher.status(alerts_service).healthy:
         import httpx

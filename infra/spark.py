@@ -376,6 +376,22 @@ def read_shared_driver(settings: Settings) -> SharedDriver | None:
     return driver
 
 
+def shared_driver_holder(settings: Settings) -> int | None:
+    """The pid of the run attached to the shared driver now, or None when the driver is free."""
+    lock_path = shared_driver_lock(settings)
+    if not lock_path.exists():
+        return None
+    with lock_path.open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                return int(shared_driver_client_file(settings).read_text())
+            except (OSError, ValueError):  # it holds the lock and is about to write its pid
+                return -1
+    return None
+
+
 _ATTACHED: list[IO[str]] = []  # the shared driver's lock, held by this process while it lives
 
 

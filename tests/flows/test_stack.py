@@ -72,6 +72,7 @@ def test_up_status_down_and_restart_keep_the_data(tmp_path: Path) -> None:
                 status
             )
         assert f"http://127.0.0.1:{settings.prefect_port}" in status
+        assert "Shared Spark driver: free (the next run attaches to it)" in status
 
         with Lake(settings) as lake:
             lake.write_bytes("landing", "keep/me.txt", b"across restarts")

@@ -22,6 +22,7 @@ from infra.spark import (
     read_shared_driver,
     shared_driver_client_file,
     shared_driver_file,
+    shared_driver_holder,
 )
 from tests.conftest import make_settings
 
@@ -118,9 +119,11 @@ def test_runs_attach_one_at_a_time_each_with_a_session_of_its_own(driver) -> Non
     assert seen["attached"] and not seen["own_jvm"]
     assert "attached to the stack's Spark driver" in log
 
+    assert shared_driver_holder(settings) is None
     holder = start_run(settings, "hold")
     held = seen_by(holder)
     assert held["attached"] and held["app"] == seen["app"]
+    assert shared_driver_holder(settings) == holder.pid  # what `lakehouse status` shows
     # While one run holds the driver, another starts a JVM of its own rather than wait.
     other, other_log = finished(start_run(settings, "read"))
     assert not other["attached"] and other["own_jvm"] and other["app"] != seen["app"]
