@@ -55,14 +55,19 @@ def test_port_taken_is_a_clear_error(tmp_path: Path) -> None:
             launcher.start(http_server_spec(port, tmp_path))
 
 
-def test_a_crashing_service_reports_its_log(tmp_path: Path) -> None:
-    spec = ServiceSpec(
+def crashing_spec(message: str, code: int) -> ServiceSpec:
+    """A service that prints ``message`` and exits with ``code`` before it is ever healthy."""
+    return ServiceSpec(
         name="broken",
-        command=[sys.executable, "-c", "import sys; print('cannot open config'); sys.exit(3)"],
+        command=[sys.executable, "-c", f"import sys; print({message!r}); sys.exit({code})"],
         ports={},
         health=lambda: False,
         url="-",
     )
+
+
+def test_a_crashing_service_reports_its_log(tmp_path: Path) -> None:
+    spec = crashing_spec("cannot open config", 3)
     with pytest.raises(ServiceError, match=r"(?s)exited with code 3.*cannot open config"):
         Launcher(tmp_path / "state").start(spec)
 
@@ -89,13 +94,7 @@ def test_a_service_spawned_alongside_is_waited_for_later(tmp_path: Path) -> None
         assert launcher.wait_healthy(spec).healthy
     finally:
         launcher.stop(spec)
-    broken = ServiceSpec(
-        name="broken",
-        command=[sys.executable, "-c", "import sys; print('no JVM'); sys.exit(2)"],
-        ports={},
-        health=lambda: False,
-        url="-",
-    )
+    broken = crashing_spec("no JVM", 2)
     launcher.spawn(broken)
     with pytest.raises(ServiceError, match=r"(?s)exited with code 2.*no JVM"):
         launcher.wait_healthy(broken)
