@@ -463,7 +463,8 @@ def _session_on(driver: SharedDriver) -> SparkSession:
     from pyspark.java_gateway import launch_gateway
     from pyspark.sql import SparkSession
 
-    # pyspark connects to a running JVM, instead of launching one, when these two are set.
+    # Not configuration: launch_gateway takes the address of a running JVM only through these two variables
+    # (pyspark's own interface). They are set for this one call and removed, so nothing else reads them.
     os.environ |= {"PYSPARK_GATEWAY_PORT": str(driver.port), "PYSPARK_GATEWAY_SECRET": driver.secret}
     try:
         gateway: JavaGateway = launch_gateway()
