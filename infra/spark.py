@@ -230,7 +230,18 @@ def build_spark_session(
         if running is not None:
             return running
         conf = launch_conf(settings, extra_conf)
-        return attach_shared_driver(settings, conf) or launch_driver(settings, conf, app_name)
+        spark = attach_shared_driver(settings, conf) or launch_driver(settings, conf, app_name)
+        if runs_on_this_machine(settings):
+            # pyspark starts its Python workers with `python3` from PATH, which need not be this interpreter:
+            # on Ubuntu 24.04 it is 3.12 beside a 3.11 .venv, and every job that needs a worker (a DataFrame
+            # from Python rows) failed with PYTHON_VERSION_MISMATCH. The executors are on this machine here.
+            spark.sparkContext.pythonExec = sys.executable
+        return spark
+
+
+def runs_on_this_machine(settings: Settings) -> bool:
+    """The executors run on this machine: local mode, or the local stack's standalone cluster."""
+    return is_local_master(settings.spark_master) or settings.spark_master == settings.spark_cluster_url
 
 
 _BUILD_LOCK = threading.Lock()

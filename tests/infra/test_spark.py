@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from infra.settings import Settings
+from infra.settings import PROJECT_ROOT, Settings
 from infra.spark import (
     ADAPTIVE,
     CODEGEN_MODE,
@@ -157,3 +159,32 @@ def test_the_driver_jvm_runs_the_throughput_collector(spark: SparkSession) -> No
     jvm = spark.sparkContext._jvm
     beans = jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()
     assert sorted(bean.getName() for bean in beans) == ["PS MarkSweep", "PS Scavenge"]
+
+
+def test_python_workers_run_this_interpreter_not_the_python3_on_path(tmp_path: Path) -> None:
+    """A ``python3`` first on PATH that is not this interpreter (Ubuntu 24.04's 3.12 beside a 3.11 .venv).
+
+    pyspark's default starts workers with it; a DataFrame from Python rows needs a worker. A fresh process,
+    because a session's worker daemon outlives its PATH.
+    """
+    fake = tmp_path / "bin" / "python3"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'the python3 on PATH ran a Spark worker' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    script = (
+        "from infra.settings import get_settings\n"
+        "from infra.spark import build_spark_session\n"
+        "spark = build_spark_session(get_settings())\n"
+        "print(sorted(spark.createDataFrame([(2, 'b'), (1, 'a')], 'n int, s string').collect()))\n"
+    )
+    env = os.environ | {
+        "PATH": f"{fake.parent}:{os.environ['PATH']}",
+        "LAKEHOUSE_STATE_DIR": str(tmp_path / "state"),
+        "LAKEHOUSE_SPARK_MASTER": "local[1]",
+        "LAKEHOUSE_SPARK_SHARED_DRIVER": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "[Row(n=1, s='a'), Row(n=2, s='b')]"
