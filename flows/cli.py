@@ -321,14 +321,15 @@ def deploy(
     if settings.is_local:
         _require_stack("prefect")
     env = os.environ | prefect_env(settings) | {"PWD": str(PROJECT_ROOT)}
-    from flows.deployments import deploy_commands
+    from flows.deployments import create_pool_and_spark_limit, deploy_command
 
-    for command in deploy_commands(prefect_file=prefect_file):
-        done = subprocess.run(
-            [str(PREFECT_BIN), *command], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
-        )
-        if done.returncode and "already exists" not in done.stdout + done.stderr:
-            raise _fail(f"`prefect {' '.join(command)}` failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    create_pool_and_spark_limit()
+    command = deploy_command(prefect_file=prefect_file)
+    done = subprocess.run(
+        [str(PREFECT_BIN), *command], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
+    if done.returncode:
+        raise _fail(f"`prefect {' '.join(command)}` failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     from flows.alerts import configure_alerts
 
     try:
