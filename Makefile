@@ -18,14 +18,15 @@ help: ## List the targets
 
 # uv installs the pinned packages: 46 s against pip's 160 s for .venv on a fresh machine (no cache, measured
 # 2026-12-07), most of it building pyspark's sdist. pip bootstraps uv into .venv; pip stays there too (the
-# conformance suites call `pip download`).
+# conformance suites call `pip download`). --compile-bytecode as pip does: without it the first processes to
+# import Prefect or pyspark compile them, all at once (a stack's start, the first test runs).
 UV_VERSION := 0.13.10
 UV := $(VENV)/bin/uv
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) pip install --quiet --python $(PY) -c constraints.txt "pip>=24" -e ".[dev]"
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -c constraints.txt "pip>=24" -e ".[dev]"
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -47,7 +48,7 @@ ACTIONLINT_STAMP := .cache/bin/.actionlint-$(ACTIONLINT_VERSION)
 
 $(TOOLS_VENV)/.installed: infra/azure/requirements-checks.txt $(VENV)/.installed
 	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(TOOLS_VENV)
-	$(UV) pip install --quiet --python $(TOOLS_VENV)/bin/python -r infra/azure/requirements-checks.txt
+	$(UV) pip install --quiet --compile-bytecode --python $(TOOLS_VENV)/bin/python -r infra/azure/requirements-checks.txt
 	@touch $@
 
 # prefect-azure's ACI worker, for the test that renders our job variables with it (not in .venv).

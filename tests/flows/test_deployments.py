@@ -58,12 +58,29 @@ def test_the_server_log_check_fails_on_errors_and_tolerates_only_the_sqlite_writ
         "[SQL: INSERT INTO flow_run_state ...]\n"
         "21:00:05.600 | ERROR   | prefect.server - Encountered error during state validation\nTraceback ...\n"
         "sqlalchemy.exc.IntegrityError: (sqlite3.IntegrityError) UNIQUE constraint failed\n"
+        # A reconnected worker channel whose first heartbeat is refused (tolerated), and other ASGI errors.
+        "21:00:06.700 | ERROR   | uvicorn.error - Exception in ASGI application\nTraceback ...\n"
+        "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) database is locked\n"
+        "prefect.server.api.workers.WorkerChannelSetupError: worker_channel_initial_heartbeat_failed\n"
+        "21:00:07.800 | ERROR   | uvicorn.error - Exception in ASGI application\nTraceback ...\n"
+        "prefect.server.api.workers.WorkerChannelSetupError: worker_channel_initial_heartbeat_failed\n"
+        "21:00:08.900 | ERROR   | uvicorn.error - Exception in ASGI application\nTraceback ...\n"
+        "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) database is locked\n"
+        # The foreman's loop on a locked database (tolerated); another docket task on one (not).
+        "21:00:09.000 | ERROR   | docket.dependencies - ↩ [  1469ms] monitor_worker_health()"
+        "{monitor_worker_health}\nTraceback ...\n"
+        "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) database is locked\n"
+        "21:00:10.100 | ERROR   | docket.dependencies - ↩ [  12ms] mark_late_runs(){mark_late_runs}\n"
+        "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) database is locked\n"
     )
     assert server_errors(log) == [
         "21:00:01.200 | ERROR   | docket.dependencies - schedule_deployments() ...",
         f"21:00:02.300 | ERROR   | {channel} - Worker channel heartbeat persistence"
         " failed: work_pool=p worker_name=w",
         "21:00:05.600 | ERROR   | prefect.server - Encountered error during state validation",
+        "21:00:07.800 | ERROR   | uvicorn.error - Exception in ASGI application",
+        "21:00:08.900 | ERROR   | uvicorn.error - Exception in ASGI application",
+        "21:00:10.100 | ERROR   | docket.dependencies - ↩ [  12ms] mark_late_runs(){mark_late_runs}",
     ]
     with pytest.raises(AssertionError) as failure:
         assert_no_server_errors(log)
