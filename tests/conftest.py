@@ -115,7 +115,7 @@ def spark(stack_settings: Settings):
     session.stop()
 
 
-# The ERRORs Prefect 3.8.8 logs on SQLite that are not a fault of ours and that it recovers from. Both are
+# The ERRORs Prefect 3.8.8 logs on SQLite that are not a fault of ours and that it recovers from. All are
 # one race: a deferred transaction reads, then writes, and SQLite refuses the upgrade at once ("database is
 # locked", no busy wait applies) when another write committed in between.
 # - A worker's heartbeat: the channel closes, the worker reconnects, and the next heartbeat lands. When the
