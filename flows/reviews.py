@@ -51,12 +51,12 @@ def generate_reviews(count: int | None, seed: int, sf: float, day: int, start: d
 @task(retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=1.0), cache_policy=NO_CACHE)
 def send_to_event_hub(settings: Settings, records: list[dict[str, Any]], rate: float) -> SendReport:
     """Send the reviews in size-aware batches keyed by product_id; count what each partition received."""
+    before = reviews.last_sequence_numbers(settings)
     with reviews.producer_client(settings) as producer:
-        before = reviews.last_sequence_numbers(producer)
         started = time.monotonic()
         stats = reviews.send(producer, records, rate)
         seconds = time.monotonic() - started
-        after = reviews.last_sequence_numbers(producer)
+    after = reviews.last_sequence_numbers(settings)
     return SendReport(stats.events, stats.batches, stats.bytes, reviews.per_partition(before, after), seconds)
 
 
@@ -146,8 +146,7 @@ def land_reviews() -> list[reviews.CopyLogEntry]:
 @task(**STORAGE_RETRIES)
 def enqueued_positions(settings: Settings) -> dict[str, int]:
     """Partition id -> last enqueued sequence number of the reviews hub (what Capture must reach)."""
-    with reviews.producer_client(settings) as producer:
-        return reviews.last_sequence_numbers(producer)
+    return reviews.last_sequence_numbers(settings)
 
 
 @task(cache_policy=NO_CACHE)
