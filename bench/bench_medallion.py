@@ -131,6 +131,13 @@ def main() -> None:
     )
     parser.add_argument("--sf", type=float, default=1.0)
     parser.add_argument("--backends", default="abfs,file", help="comma-separated: abfs (local lake), file")
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="warm the new JVM up first with this many rounds of infra/spark_warmup.py (untimed, reported)",
+    )
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
@@ -158,6 +165,11 @@ def main() -> None:
         t = time.perf_counter()
         spark = build_spark_session(base, app_name="bench-medallion")
         spark_start = time.perf_counter() - t
+        if args.warm_up:
+            from infra.spark_warmup import warm_up
+
+            done = warm_up(spark, rounds=args.warm_up, scratch_parent=work)
+            console.print(f"warm-up: {done.steps} steps in {done.seconds:.1f} s (not in the totals below)")
         for backend in backends:
             prefix = f"b{uuid.uuid4().hex[:6]}"
             settings = base.model_copy(

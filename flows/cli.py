@@ -147,14 +147,19 @@ def status() -> None:
     console.print(f"Spark master of the flows: {settings.spark_master} (LAKEHOUSE_SPARK_MASTER)")
     driver = next((s for s in stack_specs(settings) if s.name == "spark-driver"), None)
     if driver and launcher.status(driver).healthy:
-        from infra.spark import shared_driver_holder
+        from infra.spark import shared_driver_holder, shared_driver_warming_file
 
         holder = shared_driver_holder(settings)
-        console.print(
-            "Shared Spark driver: free (the next run attaches to it)"
-            if holder is None
-            else f"Shared Spark driver: in use by run pid {holder} (a run started now starts its own JVM)"
-        )
+        if shared_driver_warming_file(settings).exists():
+            console.print(
+                "Shared Spark driver: warming its JVM up (a run started now stops that and attaches)"
+            )
+        elif holder is None:
+            console.print("Shared Spark driver: free (the next run attaches to it)")
+        else:
+            console.print(
+                f"Shared Spark driver: in use by run pid {holder} (a run started now starts its own JVM)"
+            )
     alerts_service = next((s for s in stack_specs(settings) if s.name == "alerts"), None)
     if alerts_service and launcher.status(alerts_service).healthy:
         import httpx

@@ -8,6 +8,7 @@ a failure completes the work without duplicating any of it.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -25,7 +26,8 @@ from flows.batch import copy_batch_to_bronze, generate_batch
 from flows.medallion import DataQualityError, MedallionResult, medallion, spark_session
 from flows.reviews import SendReport, enqueued_positions, land_reviews, send_reviews, wait_for_capture
 from infra.settings import Settings, get_settings
-from infra.spark import on_shared_driver
+from infra.spark import claim_warm_up, on_shared_driver
+from infra.spark_warmup import warm_up
 from infra.storage.lake import Lake
 from ingestion import reviews
 from transforms.catalog import GOLD_TABLES
@@ -80,29 +82,34 @@ def lakehouse(
     )
     steps["batch-copy"] = _step("batch-copy", copy_batch_to_bronze)
     # New batch files in bronze mean the medallion will need Spark, whose JVM takes seconds to start: it
-    # starts now, while reviews and app_events ingest. A run with nothing new starts none.
+    # starts now, and warms up while reviews and app_events ingest. A run with nothing new starts none.
+    medallion_waits = threading.Event()
     spark_started = (
-        start_spark.submit()
+        start_spark.submit(medallion_waits)
         if any(o.status in ("copied", "recovered") for o in steps["batch-copy"])
         else None
     )
-    settings = get_settings()
-    for day in range(days):
-        # Each generated day is sent once: a marker is written after a completed send.
-        marker = reviews.sent_marker(sf, seed, day, start)
-        if _step("reviews-send", partial(already_sent, settings, marker)):
-            continue
-        report = _step(
-            "reviews-send", partial(send_reviews, sf=sf, seed=seed, day=day, start=start, rate=review_rate)
-        )
-        steps[f"reviews-send-day{day}"] = report
-        _step("reviews-send", partial(mark_sent, settings, marker, report))
-    # Capture writes a file per partition when its window closes; land once every sent event is in one.
-    targets = _step("reviews-capture", lambda: enqueued_positions(settings))
-    timeout = settings.capture_window_seconds + capture_grace_seconds
-    _step("reviews-capture", lambda: wait_for_capture(settings, targets, timeout))
-    steps["reviews-land"] = _step("reviews-land", land_reviews)
-    steps["app-events-pull"] = _step("app-events-pull", pull_app_events)
+    try:
+        settings = get_settings()
+        for day in range(days):
+            # Each generated day is sent once: a marker is written after a completed send.
+            marker = reviews.sent_marker(sf, seed, day, start)
+            if _step("reviews-send", partial(already_sent, settings, marker)):
+                continue
+            report = _step(
+                "reviews-send",
+                partial(send_reviews, sf=sf, seed=seed, day=day, start=start, rate=review_rate),
+            )
+            steps[f"reviews-send-day{day}"] = report
+            _step("reviews-send", partial(mark_sent, settings, marker, report))
+        # Capture writes a file per partition when its window closes; land once every sent event is in one.
+        targets = _step("reviews-capture", lambda: enqueued_positions(settings))
+        timeout = settings.capture_window_seconds + capture_grace_seconds
+        _step("reviews-capture", lambda: wait_for_capture(settings, targets, timeout))
+        steps["reviews-land"] = _step("reviews-land", land_reviews)
+        steps["app-events-pull"] = _step("app-events-pull", pull_app_events)
+    finally:
+        medallion_waits.set()  # the warm-up stops at its next step (also after a failed step)
     if spark_started is not None:
         spark_started.wait()  # a Spark that could not start fails the medallion step below, with its cause
     try:
@@ -124,11 +131,19 @@ def lakehouse(
 
 
 @task(cache_policy=NO_CACHE, task_run_name="spark-start")
-def start_spark() -> None:
-    """Start the medallion's SparkSession ahead of it (the process's one session; the medallion reuses it)."""
-    spark_session(get_settings())
+def start_spark(medallion_waits: threading.Event) -> None:
+    """Start the medallion's SparkSession ahead of it (the process's one session; the medallion reuses it)
+    and warm a JVM that has run nothing yet up until the medallion waits for it."""
+    settings = get_settings()
+    spark = spark_session(settings)
     driver = "attached to the stack's shared driver" if on_shared_driver() else "started a driver JVM"
-    get_run_logger().info("Spark: %s", driver)
+    logger = get_run_logger()
+    logger.info("Spark: %s", driver)
+    if claim_warm_up(settings):
+        done = warm_up(spark, should_stop=medallion_waits.is_set)
+        logger.info(
+            "Spark warm-up beside ingestion: %d of %d steps in %.1f s", done.steps, done.planned, done.seconds
+        )
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)

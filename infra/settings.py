@@ -194,6 +194,10 @@ class Settings(BaseSettings):
     # the same launch settings and no other run holds it, instead of starting a JVM (infra/spark.py). False:
     # every run starts its own, and `lakehouse up` starts no shared driver.
     spark_shared_driver: bool = True
+    # Warm a new driver JVM up while it would wait (infra/spark_warmup.py): the shared driver right after it
+    # starts, a run's driver beside ingestion; either stops between two steps once real work needs Spark.
+    # Only where the driver runs on this machine (a local master or the stack's own cluster).
+    spark_warm_up: bool = True
     # Any further Spark settings, applied last (they win over the ones above), e.g.
     # LAKEHOUSE_SPARK_CONF='{"spark.sql.codegen.factoryMode": "FALLBACK"}'.
     spark_conf: dict[str, str] = Field(default_factory=dict)

@@ -352,6 +352,42 @@ def shared_driver_lock(settings: Settings) -> Path:
     return settings.run_dir / "shared-driver.lock"
 
 
+def shared_driver_warming_file(settings: Settings) -> Path:
+    """Present while the shared driver's service warms its JVM up (it holds the lock meanwhile)."""
+    return settings.run_dir / "shared-driver.warming"
+
+
+def shared_driver_wanted_file(settings: Settings) -> Path:
+    """Written by a run waiting to attach: the service's warm-up stops at its next step and frees the lock."""
+    return settings.run_dir / "shared-driver.wanted"
+
+
+def shared_driver_warm_file(settings: Settings) -> Path:
+    """Present once the shared driver is warm: its warm-up completed, or a run has attached to it."""
+    return settings.run_dir / "shared-driver.warm"
+
+
+def warm_up_wanted(settings: Settings) -> bool:
+    """Warm new driver JVMs up (``spark_warm_up``) where the driver and its executors share this machine's
+    disk (the warm-up's scratch table is a local folder)."""
+    return settings.spark_warm_up and runs_on_this_machine(settings)
+
+
+def claim_warm_up(settings: Settings) -> bool:
+    """True, once per process, when this process's driver JVM is new to real work and should warm up now.
+
+    On the shared driver, False once it is warm (its own warm-up completed, or a run has used it).
+    """
+    if not warm_up_wanted(settings) or _WARM_UP_CLAIMED:
+        return False
+    _WARM_UP_CLAIMED.append(True)
+    return not (on_shared_driver() and _FOUND_WARM)
+
+
+_WARM_UP_CLAIMED: list[bool] = []
+_FOUND_WARM: list[bool] = []  # [True] when this process attached to a shared driver that was warm already
+
+
 def conf_key(conf: dict[str, str]) -> str:
     """What a driver's launch conf is, as a digest: a run attaches only to a driver started like its own."""
     launch = sorted((key, value) for key, value in conf.items() if key != "spark.app.name")
@@ -426,7 +462,8 @@ def attach_shared_driver(settings: Settings, conf: dict[str, str]) -> SparkSessi
         log.info("the stack's Spark driver was started with other settings: this run starts its own")
         return None
     lock = shared_driver_lock(settings).open("a+")
-    if not _lock_within(lock, LOCK_WAIT_SECONDS):  # the service takes it for a moment after a run ends
+    # The service takes the lock for a moment after a run ends, and while it warms the JVM up at its start.
+    if not _lock_within(lock, LOCK_WAIT_SECONDS) and not _lock_after_warm_up(settings, lock):
         lock.close()
         log.info("the stack's Spark driver is busy with another run: this run starts its own")
         return None
@@ -439,11 +476,26 @@ def attach_shared_driver(settings: Settings, conf: dict[str, str]) -> SparkSessi
         return None
     _ATTACHED.append(lock)
     shared_driver_client_file(settings).write_text(str(os.getpid()))
+    warm = shared_driver_warm_file(settings)
+    if warm.exists():
+        _FOUND_WARM.append(True)
+    warm.touch()  # this run warms it (beside its ingestion) or works on it: the next run finds it warm
     log.info("attached to the stack's Spark driver (service pid %d)", driver.pid)
     return spark
 
 
 LOCK_WAIT_SECONDS = 2.0
+# How long a run waits for the service's warm-up to stop at its next step (a cold step takes a few seconds).
+WARM_UP_YIELD_SECONDS = 60.0
+
+
+def _lock_after_warm_up(settings: Settings, lock: IO[str]) -> bool:
+    """If the service is warming its JVM up, ask it to stop and take the lock once it has (True)."""
+    if not shared_driver_warming_file(settings).exists():
+        return False
+    log.info("the stack's Spark driver is warming up: this run asked it to stop and waits")
+    shared_driver_wanted_file(settings).touch()
+    return _lock_within(lock, WARM_UP_YIELD_SECONDS)
 
 
 def _lock_within(handle: IO[str], seconds: float) -> bool:

@@ -33,7 +33,12 @@ from infra.spark import (
     shared_driver_client_file,
     shared_driver_file,
     shared_driver_lock,
+    shared_driver_wanted_file,
+    shared_driver_warm_file,
+    shared_driver_warming_file,
+    warm_up_wanted,
 )
+from infra.spark_warmup import warm_up
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -63,17 +68,53 @@ def tidy_after_gone_client(settings: Settings, spark: SparkSession) -> int | Non
     return pid
 
 
+def publish_and_warm_up(
+    settings: Settings, spark: SparkSession, conf: dict[str, str], stop: threading.Event
+) -> None:
+    """Publish the driver, then warm its JVM up while no run wants it (``settings.spark_warm_up``).
+
+    The service holds the runs' lock from before publishing until the warm-up ends; a run that finds the
+    driver warming writes ``shared-driver.wanted``, and the warm-up stops at its next step and lets it in.
+    """
+    warming, wanted = shared_driver_warming_file(settings), shared_driver_wanted_file(settings)
+    with shared_driver_lock(settings).open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nothing is published yet: no run holds it
+        except BlockingIOError:  # a run of an earlier service of this stack still holds it: no warm-up
+            publish_shared_driver(settings, conf)
+            return
+        if not warm_up_wanted(settings):
+            publish_shared_driver(settings, conf)
+            return
+        warming.touch()
+        try:
+            publish_shared_driver(settings, conf)
+            done = warm_up(
+                spark, should_stop=lambda: stop.is_set() or wanted.exists(), scratch_parent=settings.run_dir
+            )
+            if done.complete:
+                shared_driver_warm_file(settings).touch()
+            else:
+                log.info(
+                    "warm-up stopped after %d of %d steps: a run wants the driver", done.steps, done.planned
+                )
+        finally:
+            warming.unlink(missing_ok=True)
+            wanted.unlink(missing_ok=True)
+
+
 def serve(settings: Settings, stop: threading.Event) -> int:
     """Start the driver, publish it, and watch it until ``stop`` is set (0) or its context stops (1)."""
     conf = launch_conf(settings)
     published = shared_driver_file(settings)
     published.unlink(missing_ok=True)  # of a service that was killed
     shared_driver_client_file(settings).unlink(missing_ok=True)
+    for marker in (shared_driver_warm_file, shared_driver_warming_file, shared_driver_wanted_file):
+        marker(settings).unlink(missing_ok=True)  # of a service that was killed
     spark = launch_driver(settings, conf, app_name="lakehouse shared driver")
-    driver = publish_shared_driver(settings, conf)
-    ui = spark.sparkContext.uiWebUrl
-    log.info("shared Spark driver ready on py4j port %d, Spark UI %s", driver.port, ui)
+    log.info("shared Spark driver ready, Spark UI %s", spark.sparkContext.uiWebUrl)
     try:
+        publish_and_warm_up(settings, spark, conf, stop)
         while not stop.wait(POLL_SECONDS):
             try:
                 stopped = spark.sparkContext._jsc.sc().isStopped()

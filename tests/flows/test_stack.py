@@ -72,7 +72,8 @@ def test_up_status_down_and_restart_keep_the_data(tmp_path: Path) -> None:
                 status
             )
         assert f"http://127.0.0.1:{settings.prefect_port}" in status
-        assert "Shared Spark driver: free (the next run attaches to it)" in status
+        # The shared driver warms its new JVM up (over ten seconds) until a run wants it.
+        assert "Shared Spark driver: warming its JVM up (a run started now stops that and attaches)" in status
 
         with Lake(settings) as lake:
             lake.write_bytes("landing", "keep/me.txt", b"across restarts")
@@ -96,6 +97,7 @@ def test_up_status_down_and_restart_keep_the_data(tmp_path: Path) -> None:
             t: int(cells[0].replace(",", "")) for t, cells in printed_rows(ran.stdout, "gold tables").items()
         }
         assert gold == gold_rows_in_the_lake(settings)
+        assert "Shared Spark driver: free (the next run attaches to it)" in lakehouse(env, "status").stdout
 
         stopped = lakehouse(env, "down")
         assert stopped.returncode == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from infra.spark import (
     shared_driver_client_file,
     shared_driver_file,
     shared_driver_holder,
+    shared_driver_warm_file,
+    shared_driver_warming_file,
 )
 from tests.conftest import make_settings
 
@@ -34,12 +37,13 @@ import json, logging, sys, threading, time
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 from pyspark import SparkContext
 from infra.settings import get_settings
-from infra.spark import build_spark_session, on_shared_driver
+from infra.spark import build_spark_session, claim_warm_up, on_shared_driver
 settings = get_settings()
 spark = build_spark_session(settings)
 action, table = sys.argv[1], settings.lake_url("silver", "numbers")
 seen = {
     "attached": on_shared_driver(),
+    "claim_warm_up": claim_warm_up(settings),
     "own_jvm": SparkContext._gateway.proc is not None,
     "app": spark.sparkContext.applicationId,
     "marker": spark.conf.get("spark.lakehouse.marker", None),
@@ -114,10 +118,19 @@ def test_runs_attach_one_at_a_time_each_with_a_session_of_its_own(driver) -> Non
     published = shared_driver_file(settings)
     assert published.stat().st_mode & 0o777 == 0o600  # it holds the py4j secret
 
+    # The service warms its new JVM up (a cold round takes over ten seconds); a run arriving meanwhile asks
+    # it to stop at its next step and attaches, rather than start a JVM of its own.
+    assert shared_driver_warming_file(settings).exists()
     first = start_run(settings, "write")
     seen, log = finished(first)
     assert seen["attached"] and not seen["own_jvm"]
+    assert "the stack's Spark driver is warming up: this run asked it to stop and waits" in log
     assert "attached to the stack's Spark driver" in log
+    assert "warm-up stopped after" in launcher.log_path("spark-driver").read_text()
+    assert not shared_driver_warming_file(settings).exists()
+    # Its warm-up was cut short: the first run warms up beside its ingestion (flows/lakehouse.py); the run
+    # after it finds the JVM warm.
+    assert seen["claim_warm_up"]
 
     assert shared_driver_holder(settings) is None
     holder = start_run(settings, "hold")
@@ -135,6 +148,7 @@ def test_runs_attach_one_at_a_time_each_with_a_session_of_its_own(driver) -> Non
     later, _ = finished(start_run(settings, "read"))
     assert later == {
         "attached": True,
+        "claim_warm_up": False,
         "own_jvm": False,
         "app": seen["app"],
         "marker": None,
@@ -192,3 +206,17 @@ def test_a_driver_jvm_that_dies_ends_the_service_with_a_clear_error(driver) -> N
     wait_for(lambda: not launcher.status(spec).running)
     assert "the driver JVM stopped answering" in launcher.log_path("spark-driver").read_text()
     assert read_shared_driver(settings) is None
+
+
+def test_a_driver_left_alone_warms_up_completely_and_runs_on_it_skip_the_warm_up(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "state", storage_backend="file", local_lake_dir=tmp_path / "lake")
+    launcher = Launcher(settings.state_dir)
+    with running(launcher, [spark_driver_spec(settings)]):
+        wait_for(lambda: shared_driver_warm_file(settings).exists(), timeout=180)
+        service_log = launcher.log_path("spark-driver").read_text()
+        assert re.search(r"Spark warm-up: 6 of 6 steps in \d+\.\d s", service_log), service_log
+        assert not shared_driver_warming_file(settings).exists()
+        assert list(settings.run_dir.glob("lakehouse-warm-up-*")) == []  # its scratch table is gone
+        seen, log = finished(start_run(settings, "ping"))
+    assert seen["attached"] and not seen["claim_warm_up"]
+    assert "warming up" not in log
