@@ -56,7 +56,7 @@ from transforms.catalog import (
     gold_to_rebuild,
 )
 from transforms.checks import REVENUE_ANOMALY_CHECK
-from transforms.common import freeze
+from transforms.common import freeze, freeze_counted
 from transforms.silver_schemas import (
     DQ_RESULTS_SCHEMA,
     LOAD_BALANCE_SCHEMA,
@@ -327,10 +327,15 @@ def build_gold(as_of: datetime, tables: Sequence[str] = GOLD_TABLES) -> dict[str
     # Needed: the tables rewritten and what they read. Those the marts read are computed once (frozen).
     needed = rebuilt | {read for table in rebuilt for read in GOLD[table].reads}
     shared: dict[str, DataFrame] = {}
+    rows_of: dict[str, int] = {}  # every table this build writes, counted as it is frozen
+
+    def frozen(table: str, df: DataFrame) -> DataFrame:
+        frozen_df, rows_of[table] = freeze_counted(df)
+        return frozen_df
 
     def share(table: str, compute: Callable[[], DataFrame]) -> None:
         if table in rebuilt:
-            shared[table] = compute().transform(freeze)
+            shared[table] = frozen(table, compute())
         elif table in needed:
             shared[table] = stored(table)
 
@@ -367,16 +372,16 @@ def build_gold(as_of: datetime, tables: Sequence[str] = GOLD_TABLES) -> dict[str
         "mart_daily_region": lambda: gold.mart_daily_region(shared["fact_sales"]),
         "mart_rfm": lambda: gold.mart_rfm(shared["fact_sales"], shared["dim_customer"], as_of.date()),
     }
-    frozen: dict[str, DataFrame] = {}
+    frozen_marts: dict[str, DataFrame] = {}
     locks = {name: threading.Lock() for name in core_marts}
 
     def core(name: str) -> DataFrame:
         if name not in rebuilt:
             return core_marts[name]()
         with locks[name]:  # the writer threads may ask for it at the same time
-            if name not in frozen:
-                frozen[name] = core_marts[name]().transform(freeze)
-            return frozen[name]
+            if name not in frozen_marts:
+                frozen_marts[name] = frozen(name, core_marts[name]())
+            return frozen_marts[name]
 
     builders: dict[str, Callable[[], DataFrame]] = {
         "dim_date": dim_date,
@@ -394,14 +399,14 @@ def build_gold(as_of: datetime, tables: Sequence[str] = GOLD_TABLES) -> dict[str
     }
 
     def write(name: str) -> int:
-        # Computed once (the shared tables and core marts are frozen already): counted, then written.
+        # Computed once, counted as it is frozen (the shared tables and core marts are already), then written.
         if name in shared:
             df = shared[name]
         elif name in core_marts:
             df = core(name)
         else:
-            df = builders[name]().transform(freeze)
-        rows = df.count()
+            df = frozen(name, builders[name]())
+        rows = rows_of[name]
         files = max(1, math.ceil(rows / settings.gold_rows_per_file))  # file count from the table's size
         delta_io.overwrite(
             df.coalesce(files) if df.rdd.getNumPartitions() > files else df, zones.gold_url(settings, name)

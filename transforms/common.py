@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -36,3 +36,10 @@ def freeze(df: DataFrame) -> DataFrame:
     if df.sparkSession.sparkContext.getCheckpointDir():
         return df.checkpoint()
     return df.localCheckpoint()
+
+
+def freeze_counted(df: DataFrame) -> tuple[DataFrame, int]:
+    """:func:`freeze` and the number of rows frozen, counted as the rows are computed (no job of its own)."""
+    rows = Observation()  # a name of its own (a random UUID): builds run side by side
+    frozen_df = freeze(df.observe(rows, F.count(F.lit(1)).alias("rows")))
+    return frozen_df, int(rows.get["rows"])

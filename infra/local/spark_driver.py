@@ -6,6 +6,9 @@ service starts one driver JVM with the stack's settings, publishes its py4j port
 same launch settings attaches to it instead of starting a JVM (``infra/spark.py: attach_shared_driver``),
 one run at a time.
 
+Right after it starts, the service warms the new JVM up (``infra/spark_warmup.py``) holding the runs' lock;
+a run that arrives meanwhile writes ``shared-driver.wanted`` and the warm-up stops at its next step.
+
 The service also tidies up after a run that died while attached: once the run's lock is free again, it
 cancels the jobs that run left and empties the shared cache. If a client stops the shared SparkContext
 (``spark.stop()``), the service exits with an error; runs then start their own JVM until ``lakehouse up``
