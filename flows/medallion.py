@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -330,7 +331,11 @@ def build_gold(as_of: datetime, tables: Sequence[str] = GOLD_TABLES) -> dict[str
     rows_of: dict[str, int] = {}  # every table this build writes, counted as it is frozen
 
     def frozen(table: str, df: DataFrame) -> DataFrame:
+        started = time.monotonic()
         frozen_df, rows_of[table] = freeze_counted(df)
+        _logger().info(
+            "gold: %s computed, %d rows in %.1f s", table, rows_of[table], time.monotonic() - started
+        )
         return frozen_df
 
     def share(table: str, compute: Callable[[], DataFrame]) -> None:
@@ -407,10 +412,12 @@ def build_gold(as_of: datetime, tables: Sequence[str] = GOLD_TABLES) -> dict[str
         else:
             df = frozen(name, builders[name]())
         rows = rows_of[name]
+        started = time.monotonic()
         files = max(1, math.ceil(rows / settings.gold_rows_per_file))  # file count from the table's size
         delta_io.overwrite(
             df.coalesce(files) if df.rdd.getNumPartitions() > files else df, zones.gold_url(settings, name)
         )
+        _logger().info("gold: %s, %d rows written in %.1f s", name, rows, time.monotonic() - started)
         return rows
 
     order = [table for table in GOLD_TABLES if table in rebuilt]
