@@ -173,6 +173,14 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the stack's state folder in place")
     parser.add_argument("--next-day", action="store_true", help="each re-run brings the next day's batch")
     parser.add_argument("--own-jvm", action="store_true", help="no shared driver: each run starts a JVM")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long after the stack is up before the first run (as after `lakehouse up`: the shared "
+        "driver warms up meanwhile)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-", dir=args.work))
@@ -199,6 +207,9 @@ def main() -> None:
         with Lake(settings) as lake:
             lake.ensure_zones()  # as `lakehouse up` does
         console.print(f"stack up in {time.perf_counter() - started:.1f} s")
+        if args.settle:
+            console.print(f"waiting {args.settle:g} s before the first run")
+            time.sleep(args.settle)
         for index in range(args.runs):
             days = index + 1 if args.next_day else 1
             label = "first run" if index == 0 else f"re-run {index}"
