@@ -27,19 +27,7 @@ log = logging.getLogger(__name__)
 ROWS = 4_000
 # One round took a new JVM's first medallion at SF0.01 from 59.5 to 41.6 s; three did no better (41.8 s).
 ROUNDS = 1
-_WARMED: list[bool] = []  # whether this process has warmed its driver up already (once is enough)
-
-
 STEPS_PER_ROUND = 6  # what _round yields
-
-
-class _Stopped(Exception):
-    """``should_stop`` said so."""
-
-
-def warmed_up_here() -> bool:
-    """True once a warm-up has run in this process (whether or not it was stopped early)."""
-    return bool(_WARMED)
 
 
 @dataclass(frozen=True)
@@ -70,14 +58,11 @@ def warm_up(
         scratch = Path(tempfile.mkdtemp(prefix="lakehouse-warm-up-", dir=scratch_parent))
         session = spark.newSession()  # no setting or temporary view leaks into the sessions of real work
         session.conf.set("spark.sql.shuffle.partitions", "1")
-        for round_number in range(rounds):
-            for step in _round(session, scratch, round_number):
-                if should_stop():
-                    raise _Stopped
-                step()
-                done += 1
-    except _Stopped:
-        pass
+        for step in (step for number in range(rounds) for step in _round(session, scratch, number)):
+            if should_stop():
+                break
+            step()
+            done += 1
     except Exception as exc:  # see the docstring; a JVM that died is the caller's to notice
         log.warning("Spark warm-up stopped after %d of %d steps: %s", done, planned, exc)
     finally:

@@ -83,15 +83,15 @@ def publish_and_warm_up(
     with shared_driver_lock(settings).open("a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nothing is published yet: no run holds it
+            warm = warm_up_wanted(settings)
         except BlockingIOError:  # a run of an earlier service of this stack still holds it: no warm-up
-            publish_shared_driver(settings, conf)
-            return
-        if not warm_up_wanted(settings):
-            publish_shared_driver(settings, conf)
-            return
-        warming.touch()
+            warm = False
+        if warm:
+            warming.touch()
         try:
             publish_shared_driver(settings, conf)
+            if not warm:
+                return
             done = warm_up(
                 spark, should_stop=lambda: stop.is_set() or wanted.exists(), scratch_parent=settings.run_dir
             )
