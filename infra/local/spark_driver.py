@@ -11,8 +11,8 @@ a run that arrives meanwhile writes ``shared-driver.wanted`` and the warm-up sto
 
 The service also tidies up after a run that died while attached: once the run's lock is free again, it
 cancels the jobs that run left and empties the shared cache. If a client stops the shared SparkContext
-(``spark.stop()``), the service exits with an error; runs then start their own JVM until ``lakehouse up``
-starts it again.
+(``spark.stop()``), the service exits with an error once that run lets go of it; runs then start their own
+JVM until ``lakehouse up`` starts it again.
 
 Run it with ``python -m infra.local.spark_driver`` (the launcher does, as service ``spark-driver``).
 """
@@ -24,6 +24,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from py4j.protocol import Py4JError
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lakehouse.spark-driver")
 POLL_SECONDS = 0.5
+DETACH_WAIT_SECONDS = 60
 
 
 def tidy_after_gone_client(settings: Settings, spark: SparkSession) -> int | None:
@@ -69,6 +71,23 @@ def tidy_after_gone_client(settings: Settings, spark: SparkSession) -> int | Non
         spark.catalog.clearCache()
         client_file.unlink(missing_ok=True)
     return pid
+
+
+def wait_for_detach(settings: Settings, stop: threading.Event) -> None:
+    """Wait (at most ``DETACH_WAIT_SECONDS``) until the attached run lets go of the driver.
+
+    A run that stops the shared context still talks to the JVM while its ``spark.stop()`` returns; ending
+    the JVM under it would turn that call into a connection error in the run.
+    """
+    deadline = time.monotonic() + DETACH_WAIT_SECONDS
+    with shared_driver_lock(settings).open("a+") as lock:
+        while time.monotonic() < deadline:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if stop.wait(POLL_SECONDS):
+                    return
 
 
 def publish_and_warm_up(
@@ -126,10 +145,12 @@ def serve(settings: Settings, stop: threading.Event) -> int:
                 log.error("the driver JVM stopped answering (%s); see %s", exc, jvm_log)
                 return 1
             if stopped:
+                published.unlink(missing_ok=True)  # no new run attaches to a stopped context
                 log.error(
                     "the shared SparkContext was stopped (a run called spark.stop()); runs start their own "
                     "JVM until `lakehouse up spark-driver` starts it again"
                 )
+                wait_for_detach(settings, stop)
                 return 1
             gone = tidy_after_gone_client(settings, spark)
             if gone is not None:

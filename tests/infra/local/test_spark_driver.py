@@ -64,7 +64,7 @@ if action == "endless":
 if action == "stop":
     spark.stop()
 print(json.dumps(seen), flush=True)
-if action in ("hold", "endless"):
+if action in ("hold", "endless", "stop"):
     sys.stdin.read()  # until the test closes it (or kills this run)
 """
 
@@ -143,6 +143,8 @@ def test_runs_attach_one_at_a_time_each_with_a_session_of_its_own(driver) -> Non
     assert other["rows"] == 5
     assert "the stack's Spark driver is busy with another run: this run starts its own" in other_log
     holder.communicate(input="", timeout=60)
+    # The service notices within a poll (a run attaching before that tidies up the same way itself).
+    wait_for(lambda: f"run {holder.pid} detached" in launcher.log_path("spark-driver").read_text())
 
     # The driver is free again; a new run's session carries nothing of the earlier runs' sessions.
     later, _ = finished(start_run(settings, "read"))
@@ -156,8 +158,6 @@ def test_runs_attach_one_at_a_time_each_with_a_session_of_its_own(driver) -> Non
         "active_jobs": [],
         "rows": 5,
     }
-    service_log = launcher.log_path("spark-driver").read_text()
-    assert f"run {holder.pid} detached" in service_log
 
 
 def test_a_run_with_other_settings_does_not_attach(driver, caplog) -> None:
@@ -183,14 +183,20 @@ def test_a_run_killed_while_attached_leaves_no_jobs_behind(driver) -> None:
 
 def test_a_run_that_stops_the_shared_context_ends_the_service_not_later_runs(driver) -> None:
     settings, launcher = driver
-    stopper, _ = finished(start_run(settings, "stop"))
-    assert stopper["attached"]
+    stopper = start_run(settings, "stop")
+    assert seen_by(stopper)["attached"]  # its spark.stop() returned without an error
     spec = spark_driver_spec(settings)
-    wait_for(lambda: not launcher.status(spec).running)
-    assert "the shared SparkContext was stopped (a run called spark.stop())" in (
-        launcher.log_path("spark-driver").read_text()
+    wait_for(
+        lambda: "the shared SparkContext was stopped (a run called spark.stop())"
+        in (launcher.log_path("spark-driver").read_text())
     )
-    assert not shared_driver_file(settings).exists()
+    assert not shared_driver_file(settings).exists()  # no new run attaches to it
+    # The JVM stays up while the run that stopped it is still attached, so nothing fails under it.
+    time.sleep(1)
+    assert launcher.status(spec).running
+    stopper.communicate(input="", timeout=60)
+    assert stopper.returncode == 0
+    wait_for(lambda: not launcher.status(spec).running)
     alone, _ = finished(start_run(settings, "ping"))
     assert not alone["attached"] and alone["own_jvm"]
 
