@@ -57,9 +57,13 @@ if action == "write":
 if action == "read":
     seen["rows"] = spark.read.parquet(table).count()
 if action == "endless":
-    spark.sparkContext.setJobGroup("endless", "never ends")
-    threading.Thread(target=lambda: spark.range(10**13).selectExpr("sum(id)").collect(), daemon=True).start()
+    # Hours of work that cannot fail early (a plain sum(id) overflows in milliseconds under ANSI mode).
+    endless_job = spark.range(10**13).selectExpr("sum(id % 7)")
+    threading.Thread(target=endless_job.collect, daemon=True).start()
+    deadline = time.monotonic() + 60
     while not spark.sparkContext.statusTracker().getActiveJobsIds():
+        if time.monotonic() > deadline:
+            sys.exit("the endless job never showed as active")
         time.sleep(0.1)
 if action == "stop":
     spark.stop()
