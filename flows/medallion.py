@@ -673,18 +673,27 @@ def read_dq_results(run_id: str) -> list[dict]:
 
 
 # --- maintenance -----------------------------------------------------------------------------------------
+def maintained_tables(settings: Settings) -> dict[str, str]:
+    """Every Delta table the medallion writes, ``zone/table`` -> URL: gold, silver, quarantine, ``_ops``."""
+    urls = {f"gold/{t}": zones.gold_url(settings, t) for t in GOLD_TABLES}
+    urls |= {f"silver/{t}": zones.silver_url(settings, t) for t in (*SILVER_KEYS, SCD2_HISTORY)}
+    urls |= {f"silver/quarantine_{t}": zones.quarantine_url(settings, t) for t in SILVER_KEYS}
+    return urls | {f"{zone}/_ops/{t}": zones.ops_url(settings, t) for t, zone in zones.OPS_ZONE.items()}
+
+
 @task(cache_policy=NO_CACHE, task_run_name="maintenance")
 def maintain(retention_hours: float, max_files: int = 8) -> list[str]:
     """Compact tables with more than ``max_files`` files (Z-order on the large facts), then VACUUM them all.
 
     Gold is rewritten in few files (``gold_rows_per_file``), so it is compacted only when it has grown in
-    pieces; VACUUM keeps ``retention_hours`` of time travel. The file count and the commits' age come from
-    the Delta log through delta-rs: Spark runs only the OPTIMIZE and VACUUM that are due.
+    pieces; silver, quarantine and the operational tables grow by a file or so per run (merges and appends
+    write binned, ``delta_io.OPTIMIZED_WRITES``) and are compacted every few runs. VACUUM keeps
+    ``retention_hours`` of time travel. The file count and the commits' age come from the Delta log through
+    delta-rs: Spark runs only the OPTIMIZE and VACUUM that are due.
     """
     settings = get_settings()
     spark = spark_session(settings)
-    urls = {f"gold/{t}": zones.gold_url(settings, t) for t in GOLD_TABLES}
-    urls |= {f"silver/{t}": zones.silver_url(settings, t) for t in (*SILVER_KEYS, SCD2_HISTORY)}
+    urls = maintained_tables(settings)
 
     def maintain_table(item: tuple[str, str]) -> str | None:
         name, url = item
@@ -692,9 +701,17 @@ def maintain(retention_hours: float, max_files: int = 8) -> list[str]:
         if facts is None:
             return None
         compact = facts.files > max_files
+        started = time.monotonic()
         if compact:
             delta_io.optimize(spark, url, ZORDER.get(name.removeprefix("gold/"), ()))
-        delta_io.vacuum(spark, url, retention_hours, facts.oldest_commit)
+        vacuumed = delta_io.vacuum(spark, url, retention_hours, facts.oldest_commit)
+        if compact or vacuumed:
+            done = " and ".join(
+                part
+                for part, did in ((f"compacted {facts.files} files", compact), ("vacuumed", vacuumed))
+                if did
+            )
+            _logger().info("maintenance: %s %s in %.1f s", name, done, time.monotonic() - started)
         return name if compact else None
 
     return [name for name in _side_by_side(settings, maintain_table, list(urls.items())) if name]

@@ -182,6 +182,10 @@ def read_delta(spark: SparkSession, url: str, schema: StructType | None = None) 
     return spark.read.format("delta").load(url)
 
 
+# A write option: this write shuffles its rows into bins (Delta's optimized writes) and writes a file per bin.
+OPTIMIZE_WRITE = "optimizeWrite"
+
+
 def overwrite(df: DataFrame, url: str, partition_by: Sequence[str] = ()) -> None:
     """Replace a table's content (schema included); earlier versions stay for time travel."""
     writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
@@ -191,8 +195,8 @@ def overwrite(df: DataFrame, url: str, partition_by: Sequence[str] = ()) -> None
 
 
 def append(df: DataFrame, url: str, partition_by: Sequence[str] = (), merge_schema: bool = False) -> None:
-    """Append ``df`` (``merge_schema``: columns the table lacks are added to it)."""
-    writer = df.write.format("delta").mode("append")
+    """Append ``df`` (``merge_schema``: columns the table lacks are added to it), binned into few files."""
+    writer = df.write.format("delta").mode("append").option(OPTIMIZE_WRITE, "true")
     if merge_schema:
         writer = writer.option("mergeSchema", "true")
     if partition_by:
@@ -201,11 +205,18 @@ def append(df: DataFrame, url: str, partition_by: Sequence[str] = (), merge_sche
 
 
 def replace_where(df: DataFrame, url: str, predicate: str, partition_by: Sequence[str] = ()) -> None:
-    """Atomically replace the rows matching ``predicate`` with ``df`` (idempotent re-runs)."""
+    """Atomically replace the rows matching ``predicate`` with ``df`` (idempotent re-runs), binned into few
+    files: a run's few rows are one file, not one per partition of ``df``."""
     if not is_delta_table(spark_of(df), url):
         append(df, url, partition_by)
         return
-    df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(url)
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+    writer.option(OPTIMIZE_WRITE, "true").save(url)
+
+
+# A table property: the table's writes (MERGE included) shuffle their rows into bins of up to 512 MB
+# (spark.databricks.delta.optimizeWrite.binSize) and write one file per bin.
+OPTIMIZED_WRITES = {"delta.autoOptimize.optimizeWrite": "true"}
 
 
 def merge(
@@ -219,17 +230,26 @@ def merge(
 
     ``update_when`` (a SQL condition over ``t`` = target and ``s`` = source) guards updates, e.g.
     ``s.updated_at >= t.updated_at`` so that a replayed older version never wins.
+
+    The table bins what a MERGE writes into few files (Delta's optimized writes, ``OPTIMIZED_WRITES``): a
+    small batch adds one file, not one per shuffle partition of ``df`` (eight at SF1, which made every
+    incremental run compact every merged table). A table created before this gets the property once.
     """
     from delta.tables import DeltaTable
 
     spark = spark_of(df)
     if not is_delta_table(spark, url):
-        append(df, url, partition_by)
+        writer = df.write.format("delta").mode("append").options(**OPTIMIZED_WRITES)
+        (writer.partitionBy(*partition_by) if partition_by else writer).save(url)
         return
+    table = DeltaTable.forPath(spark, url)
+    properties = table.detail().select("properties").first()
+    if properties is None or any(properties[0].get(k) != v for k, v in OPTIMIZED_WRITES.items()):
+        settings = ", ".join(f"'{k}' = '{v}'" for k, v in OPTIMIZED_WRITES.items())
+        spark.sql(f"ALTER TABLE delta.`{url}` SET TBLPROPERTIES ({settings})")
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     (
-        DeltaTable.forPath(spark, url)
-        .alias("t")
+        table.alias("t")
         .merge(df.alias("s"), condition)
         .whenMatchedUpdateAll(condition=update_when)
         .whenNotMatchedInsertAll()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
 from infra.storage import delta_io
@@ -59,6 +59,41 @@ def test_merge_upserts_and_guards_older_versions(spark: SparkSession, tmp_path: 
     expected = [("C1", "enterprise", 2), ("C2", "enterprise", 1), ("C3", "consumer", 1)]
     assertDataFrameEqual(spark.read.format("delta").load(url), expected)
     assert delta_io.table_version(spark, url) == 1
+
+
+def test_merges_appends_and_replacements_add_one_file_whatever_the_partitions_of_their_frame(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    ddl = "id int, batch int"
+
+    def batch(ids: range, number: int) -> DataFrame:
+        return spark.createDataFrame([(i, number) for i in ids], ddl).repartition(8, "id")  # 8 partitions
+
+    merged = str(tmp_path / "merged")
+    delta_io.merge(batch(range(100), 0), merged, ["id"])
+    delta_io.merge(batch(range(95, 120), 1), merged, ["id"])  # 5 updates rewrite the file, with 20 inserts
+    delta_io.merge(batch(range(120, 130), 2), merged, ["id"])  # inserts only: one file more
+    assert delta_io.file_count(spark, merged) == 2
+    expected = (
+        [(i, 0) for i in range(95)] + [(i, 1) for i in range(95, 120)] + [(i, 2) for i in range(120, 130)]
+    )
+    assertDataFrameEqual(spark.read.format("delta").load(merged), expected)
+
+    # A table written before (eight files, no property) gets the property at its next merge.
+    older = str(tmp_path / "older")
+    batch(range(100), 0).write.format("delta").save(older)
+    delta_io.merge(batch(range(100, 110), 1), older, ["id"])
+    properties = spark.sql(f"DESCRIBE DETAIL delta.`{older}`").first()["properties"]
+    assert delta_io.file_count(spark, older) == 9
+    assert properties["delta.autoOptimize.optimizeWrite"] == "true"
+
+    appended, replaced = str(tmp_path / "appended"), str(tmp_path / "replaced")
+    for number in range(2):
+        delta_io.append(batch(range(50), number), appended)
+        delta_io.replace_where(
+            batch(range(50), number).where(f"batch = {number}"), replaced, f"batch = {number}"
+        )
+    assert (delta_io.file_count(spark, appended), delta_io.file_count(spark, replaced)) == (2, 2)
 
 
 def test_replace_where_is_idempotent(spark: SparkSession, tmp_path: Path) -> None:
