@@ -209,10 +209,11 @@ def load_silver(entity: str, run_id: str, as_of: datetime, files: list[delta_io.
     spark = spark_session(settings)
     urls = [f.url for f in files]
     bronze_df = delta_io.read_bronze(spark, table.bronze_format, urls, table.read_schema, load_id, at).cache()
+    # The parents' keys are read once (cached): the counts, the MERGE's source and the DQ rows all use them.
     references = {
-        parent: delta_io.read_delta(spark, zones.silver_url(settings, parent), SILVER[parent].schema).select(
-            key
-        )
+        parent: delta_io.read_delta(spark, zones.silver_url(settings, parent), SILVER[parent].schema)
+        .select(key)
+        .cache()
         for parent, key in table.references
     }
     result = silver.standardize(entity, bronze_df, references, as_of=as_of, run_id=run_id)
@@ -240,7 +241,7 @@ def load_silver(entity: str, run_id: str, as_of: datetime, files: list[delta_io.
         result.quarantine_df, zones.quarantine_url(settings, entity), delta_io.is_in("_source_file", urls)
     )
     dq_rows = tuple(tuple(r) for r in result.dq_df.collect())
-    for df in (bronze_df, result.silver_df, result.quarantine_df):
+    for df in (bronze_df, result.silver_df, result.quarantine_df, *references.values()):
         df.unpersist()
     load = EntityLoad(entity, len(files), counts.bronze, counts.silver, counts.quarantined, counts.duplicates)
     return SilverLoad(load, load_id, at, tuple(files), dq_rows)
