@@ -558,13 +558,18 @@ def record_gold_build(
 
     A run that finds gold current reports these counts instead of counting every table again; the next
     build rewrites only the tables whose inputs differ from the versions and ``as_of`` date recorded here.
-    After maintenance the silver versions are read again: OPTIMIZE and VACUUM commit new versions of the
-    same data, which must not make the next build rewrite gold.
+    After maintenance the silver versions and the processed-file log's are read again: OPTIMIZE and VACUUM
+    commit new versions of the same data, which must not make the next run rebuild gold (nor miss the
+    no-Spark answer of a run with nothing new). Only the medallion writes these tables, one run at a time.
     """
     settings = get_settings()
     spark = spark_session(settings)
-    versions = silver_versions(spark, settings) if maintained else state.versions
-    row = (run_id, state.silver, datetime.now(UTC), gold_rows, versions, as_of.date())
+    silver_state, versions = state.silver, state.versions
+    if maintained:
+        log_version = delta_io.table_version(spark, zones.ops_url(settings, "processed_files"))
+        silver_state = state.silver if log_version is None else log_version
+        versions = silver_versions(spark, settings)
+    row = (run_id, silver_state, datetime.now(UTC), gold_rows, versions, as_of.date())
     df = spark.createDataFrame([row], GOLD_BUILDS_SCHEMA)
     # mergeSchema: a log written by older code gains the columns it lacks.
     delta_io.append(df, zones.ops_url(settings, "gold_builds"), merge_schema=True)

@@ -21,7 +21,14 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from flows.medallion import MedallionResult, maintained_tables, medallion
+from flows.medallion import (
+    MedallionResult,
+    gold_state,
+    maintained_tables,
+    medallion,
+    record_gold_build,
+    recorded_gold_if_nothing_new,
+)
 from infra import zones
 from infra.settings import Settings, get_settings
 from infra.storage import delta_io
@@ -485,6 +492,23 @@ def test_a_full_rebuild_gives_the_gold_that_the_partial_builds_left(
     assert _profiles_of(spark, runs.settings, result) == _profiles_of(
         spark, runs.settings, reviews_only.result
     )
+
+
+def test_a_build_recorded_after_maintenance_compacted_the_processed_file_log_stays_current(
+    runs: Runs, spark: SparkSession
+) -> None:
+    """OPTIMIZE (and VACUUM) commit new versions of the processed-file log; the build's record follows them,
+    so the next run with nothing new still finds gold current, and answers without Spark."""
+    medallion(as_of=AS_OF, run_maintenance=False)  # gold current for this silver, whatever ran before
+    state = gold_state.fn()
+    assert state.is_current()
+    delta_io.optimize(spark, zones.ops_url(runs.settings, "processed_files"))  # maintenance, past 8 files
+    assert not gold_state.fn().is_current()  # the same log at a new version
+
+    record_gold_build.fn("after-maintenance", state, state.built_rows or {}, AS_OF, maintained=True)
+
+    assert gold_state.fn().is_current()
+    assert recorded_gold_if_nothing_new.fn() == state.built_rows
 
 
 def _checks_of(result: MedallionResult) -> dict[str, tuple[object, ...]]:
