@@ -711,13 +711,11 @@ def maintain(retention_hours: float, max_files: int = 8) -> list[str]:
         if compact:
             delta_io.optimize(spark, url, ZORDER.get(name.removeprefix("gold/"), ()))
         vacuumed = delta_io.vacuum(spark, url, retention_hours, facts.oldest_commit)
-        if compact or vacuumed:
-            done = " and ".join(
-                part
-                for part, did in ((f"compacted {facts.files} files", compact), ("vacuumed", vacuumed))
-                if did
+        done = ([f"compacted {facts.files} files"] if compact else []) + (["vacuumed"] if vacuumed else [])
+        if done:
+            _logger().info(
+                "maintenance: %s %s in %.1f s", name, " and ".join(done), time.monotonic() - started
             )
-            _logger().info("maintenance: %s %s in %.1f s", name, done, time.monotonic() - started)
         return name if compact else None
 
     return [name for name in _side_by_side(settings, maintain_table, list(urls.items())) if name]

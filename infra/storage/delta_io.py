@@ -194,9 +194,20 @@ def overwrite(df: DataFrame, url: str, partition_by: Sequence[str] = ()) -> None
     writer.save(url)
 
 
-def append(df: DataFrame, url: str, partition_by: Sequence[str] = (), merge_schema: bool = False) -> None:
-    """Append ``df`` (``merge_schema``: columns the table lacks are added to it), binned into few files."""
-    writer = df.write.format("delta").mode("append").option(OPTIMIZE_WRITE, "true")
+def append(
+    df: DataFrame,
+    url: str,
+    partition_by: Sequence[str] = (),
+    merge_schema: bool = False,
+    properties: Mapping[str, str] | None = None,
+) -> None:
+    """Append ``df`` (``merge_schema``: columns the table lacks are added to it), binned into few files.
+
+    ``properties``: table properties set when this append creates the table.
+    """
+    writer = (
+        df.write.format("delta").mode("append").option(OPTIMIZE_WRITE, "true").options(**(properties or {}))
+    )
     if merge_schema:
         writer = writer.option("mergeSchema", "true")
     if partition_by:
@@ -239,8 +250,7 @@ def merge(
 
     spark = spark_of(df)
     if not is_delta_table(spark, url):
-        writer = df.write.format("delta").mode("append").options(**OPTIMIZED_WRITES)
-        (writer.partitionBy(*partition_by) if partition_by else writer).save(url)
+        append(df, url, partition_by, properties=OPTIMIZED_WRITES)
         return
     table = DeltaTable.forPath(spark, url)
     properties = table.detail().select("properties").first()
